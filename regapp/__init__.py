@@ -1,0 +1,62 @@
+"""regapp: registration and attendance tracking for international multi-session events."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import DefaultConfig, instance_secret_key
+from .extensions import csrf, db, migrate
+from .models.types import render_item
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The application factory. ``config`` (tests) wins over ``REGAPP_*`` environment variables,
+    which win over :class:`regapp.config.DefaultConfig`."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_prefixed_env(prefix="REGAPP")
+    if config:
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
+        f"sqlite:///{Path(app.instance_path) / 'regapp.sqlite3'}"
+    )
+
+    from .database import configure_engine_options, install_engine_hooks
+
+    configure_engine_options(app)
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,  # SQLite alters tables by copying them
+        render_item=render_item,
+    )
+    csrf.init_app(app)
+    with app.app_context():
+        install_engine_hooks(app, db.engine)
+
+    from . import models  # noqa: F401  (register the tables with SQLAlchemy)
+    from .cli import register_commands
+    from .errors import register_error_handlers
+    from .events.views import bp as events_bp
+    from .registration.views import bp as registration_bp
+    from .web import register_web_helpers
+
+    app.register_blueprint(events_bp)
+    app.register_blueprint(registration_bp)
+    register_error_handlers(app)
+    register_web_helpers(app)
+    register_commands(app)
+    return app

@@ -1,0 +1,97 @@
+"""An event and its sessions (the programme)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class SessionKind(enum.StrEnum):
+    OPENING = "opening"
+    PANEL = "panel"
+    CLOSING = "closing"
+    OTHER = "other"
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The event's address: ``/e/<slug>/``.
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: IANA time zone name; every time is stored in UTC and shown in this zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    organiser: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: Shown behind the consent checkbox; empty means the built-in notice.
+    privacy_notice: Mapped[str] = mapped_column(Text, default="")
+    #: Registration window; ``None`` leaves that side open.
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sessions: Mapped[list[EventSession]] = relationship(
+        back_populates="event",
+        order_by="(EventSession.starts_at, EventSession.position, EventSession.id)",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def registration_closed_reason(self, now: datetime) -> str | None:
+        """Why registration is not possible at ``now``, or ``None`` when it is open."""
+        if self.registration_opens_at and now < self.registration_opens_at:
+            opens = self.local(self.registration_opens_at)
+            return f"Registration opens on {opens:%d %B %Y at %H:%M} ({self.timezone})."
+        if self.registration_closes_at and now >= self.registration_closes_at:
+            return "Registration for this event has closed."
+        return None
+
+
+class EventSession(db.Model):
+    """One session of an event: the opening, a panel, the closing ..."""
+
+    __tablename__ = "event_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default=SessionKind.OTHER)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    room: Mapped[str] = mapped_column(String(100), default="")
+    #: Seats for confirmed registrations; ``None`` means unlimited.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    #: Where online attendees watch; empty for in-person only.
+    stream_url: Mapped[str] = mapped_column(String(500), default="")
+    #: Organisers close a session to new registrations without touching the event's window.
+    registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Order among sessions that start at the same time.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="sessions")
+
+    def local_day(self) -> date:
+        return self.event.local(self.starts_at).date()
+
+    def closed_reason(self, now: datetime) -> str | None:
+        """Why this session takes no new registrations at ``now``, or ``None``."""
+        if not self.registration_open:
+            return f"Registration for “{self.title}” is closed."
+        if now >= self.ends_at:
+            return f"“{self.title}” has already taken place."
+        return None

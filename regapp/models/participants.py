@@ -1,0 +1,169 @@
+"""Participants, their registrations for sessions, and their access codes."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..tickets.codes import new_code
+from .events import Event, EventSession
+from .types import UTCDateTime, utcnow
+
+CATEGORIES = {
+    "delegate": "Delegate",
+    "speaker": "Speaker",
+    "media": "Media",
+    "guest": "Guest",
+}
+
+
+def new_manage_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+class Participant(db.Model):
+    __tablename__ = "participants"
+    __table_args__ = (
+        # One registration per person and event, whatever the case of the email.
+        Index("uq_participants_event_email", "event_id", text("lower(email)"), unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    #: ISO 3166-1 alpha-2.
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    organisation: Mapped[str] = mapped_column(String(200), default="", index=True)
+    job_title: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str] = mapped_column(String(20), default="delegate")
+    #: When they accepted the event's privacy notice.
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Secret of the private manage link; a different secret from the access code, so that a
+    #: photographed ticket does not let anyone change the registration.
+    manage_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_manage_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship()
+    registrations: Mapped[list[Registration]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan"
+    )
+    codes: Mapped[list[AccessCode]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", order_by="AccessCode.id"
+    )
+
+    @property
+    def active_code(self) -> AccessCode | None:
+        return next((c for c in self.codes if c.status == CodeStatus.ACTIVE), None)
+
+    def issue_code(self) -> AccessCode:
+        """Revoke the current access code, if any, and give the participant a new one."""
+        if current := self.active_code:
+            current.revoke()
+        code = AccessCode(status=CodeStatus.ACTIVE)
+        self.codes.append(code)
+        return code
+
+    def registration_for(self, session: EventSession) -> Registration | None:
+        return next((r for r in self.registrations if r.session is session), None)
+
+    def join_session(self, session: EventSession, seat_available: bool) -> Registration:
+        """Join (or re-join) a session; the registration row is reused, never duplicated."""
+        registration = self.registration_for(session)
+        if registration is None:
+            registration = Registration(session=session)
+            self.registrations.append(registration)
+        registration.join(seat_available)
+        return registration
+
+    @property
+    def is_cancelled(self) -> bool:
+        return all(r.status == RegistrationStatus.CANCELLED for r in self.registrations)
+
+
+class RegistrationStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class Registration(db.Model):
+    """A participant's place in one session. The status changes only through the methods."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint(
+            "participant_id", "session_id", name="uq_registrations_participant_session"
+        ),
+        # Seat counts and the waitlist order are read per session and status.
+        Index("ix_registrations_session_status", "session_id", "status", "queued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("event_sessions.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    #: When the registration last joined the session (confirmed or waitlisted): the waitlist order.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="registrations")
+    session: Mapped[EventSession] = relationship()
+
+    def join(self, seat_available: bool) -> None:
+        """(Re)join the session: a seat if there is one, else the end of the waitlist."""
+        self.status = (
+            RegistrationStatus.CONFIRMED if seat_available else RegistrationStatus.WAITLISTED
+        )
+        self.queued_at = utcnow()
+
+    def promote(self) -> None:
+        assert self.status == RegistrationStatus.WAITLISTED, self.status
+        self.status = RegistrationStatus.CONFIRMED
+
+    def cancel(self) -> None:
+        self.status = RegistrationStatus.CANCELLED
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != RegistrationStatus.CANCELLED
+
+
+class CodeStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class AccessCode(db.Model):
+    """The secret in the participant's QR. A new code revokes the old one."""
+
+    __tablename__ = "access_codes"
+    __table_args__ = (
+        Index(
+            "uq_access_codes_one_active",
+            "participant_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    #: Canonical form, see :mod:`regapp.tickets.codes`.
+    code: Mapped[str] = mapped_column(String(40), unique=True, default=new_code)
+    status: Mapped[str] = mapped_column(String(10), default=CodeStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    participant: Mapped[Participant] = relationship(back_populates="codes")
+
+    def revoke(self) -> None:
+        self.status = CodeStatus.REVOKED
+        self.revoked_at = utcnow()

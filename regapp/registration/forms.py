@@ -1,0 +1,108 @@
+"""The public registration and manage forms."""
+
+import unicodedata
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, Field, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+
+from .. import countries
+from ..models import CATEGORIES, Event
+from .services import ParticipantDetails
+
+
+def clean_text(value):
+    """Unicode NFC, outer white space removed."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def no_control_characters(form, field):
+    if isinstance(field.data, str) and any(unicodedata.category(ch) == "Cc" for ch in field.data):
+        raise ValidationError("Remove the control characters (such as tabs or line breaks).")
+
+
+def known_country(form, field):
+    code = countries.lookup(field.data or "")
+    if code is None:
+        raise ValidationError("Choose a country from the list.")
+
+
+class SessionChoiceField(Field):
+    """Session ids from checkboxes (the template draws them, grouped by day)."""
+
+    valid_ids: frozenset[int] = frozenset()
+
+    def process_data(self, value):
+        self.data = list(value or [])
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = [int(v) for v in valuelist]
+        except ValueError:
+            self.data = []
+            raise ValueError("One of the chosen sessions does not exist.") from None
+
+    def pre_validate(self, form):
+        if any(session_id not in self.valid_ids for session_id in self.data):
+            raise ValidationError("One of the chosen sessions does not exist.")
+
+
+def _text(label: str, *validators, max_length: int = 200):
+    return StringField(
+        label,
+        validators=[*validators, Length(max=max_length), no_control_characters],
+        filters=[clean_text],
+    )
+
+
+class SessionsForm(FlaskForm):
+    sessions = SessionChoiceField(
+        "Sessions", validators=[InputRequired(message="Choose at least one session.")]
+    )
+
+    def set_sessions(self, event: Event) -> None:
+        self.sessions.valid_ids = frozenset(s.id for s in event.sessions)
+
+
+class RegistrationForm(SessionsForm):
+    full_name = _text("Full name", DataRequired(message="Enter your full name."))
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired(message="Enter your email address."),
+            Length(max=254),
+            Email(message="Enter a valid email address, like name@example.org."),
+            no_control_characters,
+        ],
+        filters=[clean_text],
+    )
+    country = _text("Country", DataRequired(message="Choose your country."), known_country)
+    organisation = _text("Organisation")
+    job_title = _text("Job title")
+    category = SelectField(
+        "Category",
+        choices=[SelectChoice(value, label) for value, label in CATEGORIES.items()],
+        default="delegate",
+        validators=[InputRequired(message="Choose a category.")],
+    )
+    consent = BooleanField(
+        "I agree to the privacy notice",
+        validators=[DataRequired(message="Registration needs your consent to the privacy notice.")],
+    )
+
+    def details(self) -> ParticipantDetails:
+        return ParticipantDetails(
+            full_name=self.full_name.data,
+            email=self.email.data,
+            country=countries.lookup(self.country.data),
+            organisation=self.organisation.data or "",
+            job_title=self.job_title.data or "",
+            category=self.category.data,
+        )
+
+
+class CancelForm(FlaskForm):
+    """Only the CSRF token: cancelling is a POST."""

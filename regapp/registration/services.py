@@ -1,0 +1,271 @@
+"""Registering participants for sessions: seats, waitlists, changes and cancellations.
+
+Seat allocation is serialised per session: on PostgreSQL each transaction that gives out or frees
+seats first locks the rows of the sessions it touches (``SELECT ... FOR NO KEY UPDATE``, always in
+id order, so two transactions never wait on each other in a circle) and only then counts the seats
+taken; on SQLite the whole transaction holds the write lock from ``BEGIN IMMEDIATE``
+(:func:`regapp.database.begin_write`). Two people can therefore never take the same last seat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..database import begin_write
+from ..extensions import db
+from ..models import Event, EventSession, Participant, Registration, RegistrationStatus
+from ..models.types import utcnow
+
+
+class RegistrationError(Exception):
+    """A registration that cannot be made; ``field`` names the form field to show it next to."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ParticipantDetails:
+    full_name: str
+    email: str
+    country: str
+    organisation: str
+    job_title: str
+    category: str
+
+
+@dataclass(frozen=True)
+class SessionSeats:
+    session: EventSession
+    confirmed: int
+    waitlisted: int
+
+    @property
+    def seats_left(self) -> int | None:
+        """``None`` for an unlimited session."""
+        if self.session.capacity is None:
+            return None
+        return max(self.session.capacity - self.confirmed, 0)
+
+
+def seat_counts(session_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Confirmed and waitlisted registrations per session, counted by the database."""
+    rows = db.session.execute(
+        select(Registration.session_id, Registration.status, func.count())
+        .where(
+            Registration.session_id.in_(list(session_ids)),
+            Registration.status != RegistrationStatus.CANCELLED,
+        )
+        .group_by(Registration.session_id, Registration.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for session_id, status, count in rows:
+        counts.setdefault(session_id, {})[status] = count
+    return counts
+
+
+def programme(event: Event) -> list[tuple[date, list[SessionSeats]]]:
+    """The event's sessions with their seats, grouped by day in the event's time zone."""
+    counts = seat_counts(s.id for s in event.sessions)
+    days: dict[date, list[SessionSeats]] = {}
+    for session in event.sessions:
+        taken = counts.get(session.id, {})
+        days.setdefault(session.local_day(), []).append(
+            SessionSeats(
+                session,
+                taken.get(RegistrationStatus.CONFIRMED, 0),
+                taken.get(RegistrationStatus.WAITLISTED, 0),
+            )
+        )
+    return list(days.items())
+
+
+def known_organisations(event: Event, limit: int = 500) -> list[str]:
+    """Organisations already registered for the event, to suggest while typing."""
+    return list(
+        db.session.scalars(
+            select(Participant.organisation)
+            .where(Participant.event_id == event.id, Participant.organisation != "")
+            .group_by(Participant.organisation)
+            .order_by(func.count().desc(), Participant.organisation)
+            .limit(limit)
+        )
+    )
+
+
+def find_participant(token: str) -> Participant | None:
+    return db.session.scalar(select(Participant).where(Participant.manage_token == token))
+
+
+def waitlist_position(registration: Registration) -> int:
+    """1 for the first person waiting for the session."""
+    ahead = db.session.scalar(
+        select(func.count()).where(
+            Registration.session_id == registration.session_id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+            or_(
+                Registration.queued_at < registration.queued_at,
+                and_(
+                    Registration.queued_at == registration.queued_at,
+                    Registration.id < registration.id,
+                ),
+            ),
+        )
+    )
+    return ahead + 1
+
+
+def register(
+    event: Event,
+    details: ParticipantDetails,
+    session_ids: Iterable[int],
+    now: datetime | None = None,
+) -> Participant:
+    """Register a new participant for sessions of ``event``: a seat where one is left, the
+    waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing."""
+    now = now or utcnow()
+    begin_write()
+    try:
+        if reason := event.registration_closed_reason(now):
+            raise RegistrationError(reason)
+        sessions = _lock_sessions(event, session_ids)
+        _refuse_closed(sessions, now)
+        if _email_taken(event, details.email):
+            raise _duplicate_email()
+        participant = Participant(event=event, consent_at=now, **vars(details))
+        participant.issue_code()
+        db.session.add(participant)
+        free = _free_seats(sessions)
+        for session in sessions:
+            participant.join_session(session, seat_available=free[session.id] > 0)
+        db.session.commit()
+    except IntegrityError:
+        # Someone registered the same email between our check and our insert.
+        db.session.rollback()
+        raise _duplicate_email() from None
+    except RegistrationError:
+        db.session.rollback()
+        raise
+    return participant
+
+
+def change_sessions(
+    participant: Participant, session_ids: Iterable[int], now: datetime | None = None
+) -> None:
+    """Make ``session_ids`` the participant's sessions: join the new ones, leave the others (which
+    hands their seats to the waitlist). Commits, or raises having changed nothing."""
+    now = now or utcnow()
+    wanted = set(session_ids)
+    if not wanted:
+        raise RegistrationError("Choose at least one session, or cancel your registration.")
+    begin_write()
+    current = {r.session_id: r for r in participant.registrations}
+    active = {sid for sid, r in current.items() if r.is_active}
+    try:
+        sessions = {s.id: s for s in _lock_sessions(participant.event, wanted | active)}
+        added = wanted - active
+        if reason := (added and participant.event.registration_closed_reason(now)):
+            raise RegistrationError(reason)
+        _refuse_closed([sessions[sid] for sid in added], now)
+        for sid in active - wanted:
+            current[sid].cancel()
+        db.session.flush()
+        free = _free_seats([sessions[sid] for sid in added])
+        for sid in sorted(added):
+            participant.join_session(sessions[sid], seat_available=free[sid] > 0)
+        for sid in active - wanted:
+            _fill_from_waitlist(sessions[sid])
+        db.session.commit()
+    except RegistrationError:
+        db.session.rollback()
+        raise
+
+
+def cancel_participation(participant: Participant) -> None:
+    """Cancel every session of the participant, handing their seats to the waitlists."""
+    begin_write()
+    active = [r for r in participant.registrations if r.is_active]
+    sessions = _lock_sessions(participant.event, (r.session_id for r in active))
+    for registration in active:
+        registration.cancel()
+    db.session.flush()
+    for session in sessions:
+        _fill_from_waitlist(session)
+    db.session.commit()
+
+
+def _lock_sessions(event: Event, session_ids: Iterable[int]) -> list[EventSession]:
+    """The event's sessions with these ids, locked for seat allocation, in id order."""
+    ids = sorted(set(session_ids))
+    query = select(EventSession).where(EventSession.event_id == event.id, EventSession.id.in_(ids))
+    if current_app.config["SEAT_LOCKING"]:
+        query = query.with_for_update(key_share=True)
+    sessions = list(db.session.scalars(query.order_by(EventSession.id)))
+    if len(sessions) != len(ids):
+        raise RegistrationError("One of the chosen sessions does not exist.", field="sessions")
+    return sessions
+
+
+def _refuse_closed(sessions: Iterable[EventSession], now: datetime) -> None:
+    for session in sessions:
+        if reason := session.closed_reason(now):
+            raise RegistrationError(reason, field="sessions")
+
+
+def _free_seats(sessions: list[EventSession]) -> dict[int, float]:
+    """Seats left per session; call only with the sessions locked."""
+    counts = seat_counts(s.id for s in sessions)
+    return {
+        s.id: float("inf")
+        if s.capacity is None
+        else s.capacity - counts.get(s.id, {}).get(RegistrationStatus.CONFIRMED, 0)
+        for s in sessions
+    }
+
+
+def _fill_from_waitlist(session: EventSession) -> list[Registration]:
+    """Promote the earliest waitlisted into the free seats; call with the session locked."""
+    free = _free_seats([session])[session.id]
+    if free <= 0:
+        return []
+    query = (
+        select(Registration)
+        .where(
+            Registration.session_id == session.id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .order_by(Registration.queued_at, Registration.id)
+    )
+    if free != float("inf"):
+        query = query.limit(int(free))
+    promoted = list(db.session.scalars(query))
+    for registration in promoted:
+        registration.promote()
+    return promoted
+
+
+def _email_taken(event: Event, email: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Participant.id).where(
+                Participant.event_id == event.id, func.lower(Participant.email) == email.lower()
+            )
+        )
+        is not None
+    )
+
+
+def _duplicate_email() -> RegistrationError:
+    return RegistrationError(
+        "This email is already registered for this event. Use the private link in your "
+        "confirmation to change your sessions.",
+        field="email",
+    )

@@ -1,0 +1,127 @@
+"""The participant's journey: register, see the confirmation, manage or cancel."""
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+
+from .. import countries
+from ..events.views import get_event_or_404
+from ..models.types import utcnow
+from ..tickets.qr import qr_svg
+from . import services
+from .forms import CancelForm, RegistrationForm, SessionsForm
+
+bp = Blueprint("registration", __name__)
+
+
+def _participant_or_404(token: str):
+    participant = services.find_participant(token)
+    if participant is None:
+        abort(404)
+    return participant
+
+
+@bp.route("/e/<slug>/register", methods=["GET", "POST"])
+def register(slug: str):
+    event = get_event_or_404(slug)
+    form = RegistrationForm()
+    form.set_sessions(event)
+    if form.validate_on_submit():
+        try:
+            participant = services.register(event, form.details(), form.sessions.data)
+        except services.RegistrationError as error:
+            _attach_error(form, error)
+        else:
+            return redirect(url_for(".confirmation", token=participant.manage_token), 303)
+    return render_template(
+        "registration/register.html",
+        event=event,
+        form=form,
+        days=services.programme(event),
+        closed_reason=event.registration_closed_reason(utcnow()),
+        countries=countries.choices(),
+        organisations=services.known_organisations(event),
+    ), (422 if form.errors else 200)
+
+
+@bp.get("/manage/<token>/confirmation")
+def confirmation(token: str):
+    return _manage_page(_participant_or_404(token), confirmation=True)
+
+
+@bp.get("/manage/<token>")
+def manage(token: str):
+    return _manage_page(_participant_or_404(token))
+
+
+@bp.post("/manage/<token>/sessions")
+def change_sessions(token: str):
+    participant = _participant_or_404(token)
+    form = SessionsForm()
+    form.set_sessions(participant.event)
+    if form.validate_on_submit():
+        try:
+            services.change_sessions(participant, form.sessions.data)
+        except services.RegistrationError as error:
+            _attach_error(form, error)
+        else:
+            flash("Your sessions have been updated.", "success")
+            return redirect(url_for(".manage", token=token), 303)
+    return _manage_page(participant, sessions_form=form, status=422)
+
+
+@bp.post("/manage/<token>/cancel")
+def cancel(token: str):
+    participant = _participant_or_404(token)
+    if CancelForm().validate_on_submit():
+        services.cancel_participation(participant)
+        flash("Your registration has been cancelled. Your seats went to people on the waitlist.")
+    return redirect(url_for(".manage", token=token), 303)
+
+
+@bp.get("/manage/<token>/qr.svg")
+def qr_image(token: str):
+    code = _participant_or_404(token).active_code
+    if code is None:
+        abort(404)
+    response = make_response(qr_svg(code.code))
+    response.mimetype = "image/svg+xml"
+    return response
+
+
+def _manage_page(participant, *, confirmation=False, sessions_form=None, status=200):
+    if sessions_form is None:
+        sessions_form = SessionsForm(
+            formdata=None,
+            sessions=[r.session_id for r in participant.registrations if r.is_active],
+        )
+        sessions_form.set_sessions(participant.event)
+    registrations = sorted(
+        participant.registrations, key=lambda r: (r.session.starts_at, r.session.position)
+    )
+    positions = {
+        r.id: services.waitlist_position(r) for r in registrations if r.status == "waitlisted"
+    }
+    response = make_response(
+        render_template(
+            "registration/manage.html",
+            participant=participant,
+            event=participant.event,
+            registrations=[r for r in registrations if r.is_active],
+            positions=positions,
+            confirmation=confirmation,
+            sessions_form=sessions_form,
+            cancel_form=CancelForm(),
+            days=services.programme(participant.event),
+        ),
+        status,
+    )
+    # The page holds a private link and personal data: keep it out of shared caches.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _attach_error(form, error: services.RegistrationError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
