@@ -58,16 +58,22 @@ def _text(label: str, *validators, max_length: int = 200):
     )
 
 
-class SessionsForm(FlaskForm):
-    sessions = SessionChoiceField(
+def _sessions_field() -> SessionChoiceField:
+    return SessionChoiceField(
         "Sessions", validators=[InputRequired(message="Choose at least one session.")]
     )
 
+
+class _ChoosesSessions:
     def set_sessions(self, event: Event) -> None:
         self.sessions.valid_ids = frozenset(s.id for s in event.sessions)
 
 
-class RegistrationForm(SessionsForm):
+class SessionsForm(_ChoosesSessions, FlaskForm):
+    sessions = _sessions_field()
+
+
+class RegistrationForm(_ChoosesSessions, FlaskForm):
     full_name = _text("Full name", DataRequired(message="Enter your full name."))
     email = EmailField(
         "Email",
@@ -88,6 +94,7 @@ class RegistrationForm(SessionsForm):
         default="delegate",
         validators=[InputRequired(message="Choose a category.")],
     )
+    sessions = _sessions_field()  # declared here so that errors are listed in the page's order
     consent = BooleanField(
         "I agree to the privacy notice",
         validators=[DataRequired(message="Registration needs your consent to the privacy notice.")],

@@ -68,13 +68,22 @@ def change_sessions(token: str):
     return _manage_page(participant, sessions_form=form, status=422)
 
 
-@bp.post("/manage/<token>/cancel")
+@bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
 def cancel(token: str):
+    """Asks first (GET), cancels on the confirming POST."""
     participant = _participant_or_404(token)
-    if CancelForm().validate_on_submit():
+    form = CancelForm()
+    if form.validate_on_submit():
         services.cancel_participation(participant)
         flash("Your registration has been cancelled. Your seats went to people on the waitlist.")
-    return redirect(url_for(".manage", token=token), 303)
+        return redirect(url_for(".manage", token=token), 303)
+    response = make_response(
+        render_template(
+            "registration/cancel.html", participant=participant, event=participant.event, form=form
+        )
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/manage/<token>/qr.svg")
@@ -109,7 +118,6 @@ def _manage_page(participant, *, confirmation=False, sessions_form=None, status=
             positions=positions,
             confirmation=confirmation,
             sessions_form=sessions_form,
-            cancel_form=CancelForm(),
             days=services.programme(participant.event),
         ),
         status,
