@@ -6,23 +6,29 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := regapp
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+run: export REGAPP_MAIL_BACKEND ?= files
+run: export REGAPP_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
 	@echo ""
 	@echo "  regapp is serving at http://$(HOST):$(PORT)/  (demo forum: http://$(HOST):$(PORT)/e/global-web-forum/)"
+	@echo "  emails are written to instance/outbox/ as .eml files"
 	@echo ""
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench_tickets.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import DefaultConfig, instance_secret_key
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, limiter, migrate
 from .models.types import render_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
         render_item=render_item,
     )
     csrf.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         install_engine_hooks(app, db.engine)
 
@@ -51,12 +52,16 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_commands
     from .errors import register_error_handlers
     from .events.views import bp as events_bp
+    from .mail.outbox import init_outbox_worker
     from .registration.views import bp as registration_bp
+    from .tickets.views import bp as tickets_bp
     from .web import register_web_helpers
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(tickets_bp)
     register_error_handlers(app)
     register_web_helpers(app)
     register_commands(app)
+    init_outbox_worker(app)
     return app

@@ -22,6 +22,35 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # a registration form left open over lunch still submits
 
+    #: Where participants reach the app; links in emails start with it.
+    BASE_URL = "http://127.0.0.1:5000"
+    #: "smtp", or "files" (development: each message becomes an .eml file in instance/outbox/).
+    MAIL_BACKEND = "smtp"
+    #: Folder of the "files" backend; empty means instance/outbox/.
+    MAIL_OUTBOX_DIR = ""
+    MAIL_FROM = "regapp <noreply@localhost>"
+    SMTP_HOST = "localhost"
+    SMTP_PORT = 25
+    #: "none", "starttls" or "ssl".
+    SMTP_SECURITY = "none"
+    SMTP_USERNAME = ""
+    SMTP_PASSWORD = ""
+    SMTP_TIMEOUT = 10
+    #: Certificate authorities to trust for the mail server (a file); empty means the system's.
+    SMTP_CA_FILE = ""
+    #: Run a background sender in each serving process.
+    MAIL_WORKER = True
+    #: Seconds between two looks at the outbox (a new message wakes the sender at once).
+    MAIL_POLL_SECONDS = 15
+    #: Attempts before a message is given up (the waits double from 30 s to an hour).
+    MAIL_MAX_ATTEMPTS = 12
+
+    #: Flask-Limiter storage: memory:// counts per process; use redis:// with several processes.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    #: "Send me my link again", per client address.
+    RESEND_LINK_LIMIT = "5 per hour"
+
 
 def instance_secret_key(instance_path: str) -> str:
     """A secret key that survives restarts of a development server without anyone setting one."""

@@ -9,6 +9,7 @@ MESSAGES = {
     404: ("Not found", "There is nothing at this address. Check the link you followed."),
     405: ("Not allowed", "This page cannot be used that way."),
     413: ("Too large", "What you sent is far larger than any form here accepts."),
+    429: ("Too many attempts", "You have tried this too often. Wait a while and try again."),
     500: ("Something went wrong", "Our fault, not yours. Nothing was saved; please try again."),
 }
 

@@ -49,6 +49,10 @@ def make_config(database_url: str, **overrides) -> dict:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "regapp.test",
+        "BASE_URL": "http://regapp.test",
+        "MAIL_WORKER": False,  # tests deliver the outbox themselves
+        "MAIL_FROM": "Test Forum <forum@regapp.test>",
+        "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on
         **overrides,
     }
 
@@ -108,8 +112,9 @@ def runner(app):
 
 
 @pytest.fixture
-def make_event(app):
-    """An event opening for registration now, with sessions given as dicts of overrides."""
+def make_event():
+    """An event opening for registration now, with sessions given as dicts of overrides.
+    Made in whichever app context is current (the ``app`` fixture's, or one a test pushes)."""
 
     def factory(*session_specs: dict, slug: str = "forum", **event_fields) -> Event:
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)

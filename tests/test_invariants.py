@@ -15,7 +15,7 @@ def participant(event, email: str) -> Participant:
     )
 
 
-def test_email_is_unique_per_event_whatever_its_case(make_event):
+def test_email_is_unique_per_event_whatever_its_case(app, make_event):
     event = make_event()
     db.session.add(participant(event, "Amina@Example.org"))
     db.session.commit()
@@ -25,7 +25,7 @@ def test_email_is_unique_per_event_whatever_its_case(make_event):
     db.session.rollback()
 
 
-def test_one_registration_per_participant_and_session(make_event):
+def test_one_registration_per_participant_and_session(app, make_event):
     event = make_event()
     p = participant(event, "a@example.org")
     session = event.sessions[0]
@@ -37,7 +37,7 @@ def test_one_registration_per_participant_and_session(make_event):
     db.session.rollback()
 
 
-def test_one_active_code_per_participant(make_event):
+def test_one_active_code_per_participant(app, make_event):
     event = make_event()
     p = participant(event, "a@example.org")
     p.codes.append(AccessCode(status=CodeStatus.ACTIVE))
@@ -48,7 +48,7 @@ def test_one_active_code_per_participant(make_event):
     db.session.rollback()
 
 
-def test_issuing_codes_keeps_exactly_one_active(make_event):
+def test_issuing_codes_keeps_exactly_one_active(app, make_event):
     event = make_event()
     p = participant(event, "a@example.org")
     db.session.add(p)
@@ -58,7 +58,7 @@ def test_issuing_codes_keeps_exactly_one_active(make_event):
     assert [c.status for c in p.codes] == ["revoked", "revoked", "active"]
 
 
-def test_times_are_stored_in_utc_and_naive_times_are_refused(make_event):
+def test_times_are_stored_in_utc_and_naive_times_are_refused(app, make_event):
     event = make_event()
     db.session.expire_all()
     assert event.sessions[0].starts_at.tzinfo is UTC

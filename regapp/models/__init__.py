@@ -1,6 +1,7 @@
 """The data model, one module per aggregate."""
 
 from .events import Event, EventSession, SessionKind
+from .outbox import MessageKind, MessageStatus, OutboxMessage
 from .participants import (
     CATEGORIES,
     AccessCode,
@@ -16,6 +17,9 @@ __all__ = [
     "CodeStatus",
     "Event",
     "EventSession",
+    "MessageKind",
+    "MessageStatus",
+    "OutboxMessage",
     "Participant",
     "Registration",
     "RegistrationStatus",

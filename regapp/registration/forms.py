@@ -58,6 +58,19 @@ def _text(label: str, *validators, max_length: int = 200):
     )
 
 
+def _email(missing: str) -> EmailField:
+    return EmailField(
+        "Email",
+        validators=[
+            DataRequired(message=missing),
+            Length(max=254),
+            Email(message="Enter a valid email address, like name@example.org."),
+            no_control_characters,
+        ],
+        filters=[clean_text],
+    )
+
+
 def _sessions_field() -> SessionChoiceField:
     return SessionChoiceField(
         "Sessions", validators=[InputRequired(message="Choose at least one session.")]
@@ -75,16 +88,7 @@ class SessionsForm(_ChoosesSessions, FlaskForm):
 
 class RegistrationForm(_ChoosesSessions, FlaskForm):
     full_name = _text("Full name", DataRequired(message="Enter your full name."))
-    email = EmailField(
-        "Email",
-        validators=[
-            DataRequired(message="Enter your email address."),
-            Length(max=254),
-            Email(message="Enter a valid email address, like name@example.org."),
-            no_control_characters,
-        ],
-        filters=[clean_text],
-    )
+    email = _email("Enter your email address.")
     country = _text("Country", DataRequired(message="Choose your country."), known_country)
     organisation = _text("Organisation")
     job_title = _text("Job title")
@@ -111,5 +115,9 @@ class RegistrationForm(_ChoosesSessions, FlaskForm):
         )
 
 
-class CancelForm(FlaskForm):
-    """Only the CSRF token: cancelling is a POST."""
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: for actions that are a button (cancel, new code)."""
+
+
+class ResendLinkForm(FlaskForm):
+    email = _email("Enter the email address you registered with.")

@@ -19,7 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from ..database import begin_write
 from ..extensions import db
-from ..models import Event, EventSession, Participant, Registration, RegistrationStatus
+from ..mail.outbox import queue, wake_worker
+from ..models import (
+    Event,
+    EventSession,
+    MessageKind,
+    Participant,
+    Registration,
+    RegistrationStatus,
+)
 from ..models.types import utcnow
 
 
@@ -138,7 +146,7 @@ def register(
             raise RegistrationError(reason)
         sessions = _lock_sessions(event, session_ids)
         _refuse_closed(sessions, now)
-        if _email_taken(event, details.email):
+        if find_by_email(event, details.email):
             raise _duplicate_email()
         participant = Participant(event=event, consent_at=now, **vars(details))
         participant.issue_code()
@@ -146,6 +154,7 @@ def register(
         free = _free_seats(sessions)
         for session in sessions:
             participant.join_session(session, seat_available=free[session.id] > 0)
+        queue(MessageKind.CONFIRMATION, participant)
         db.session.commit()
     except IntegrityError:
         # Someone registered the same email between our check and our insert.
@@ -154,6 +163,7 @@ def register(
     except RegistrationError:
         db.session.rollback()
         raise
+    wake_worker()
     return participant
 
 
@@ -183,10 +193,12 @@ def change_sessions(
             participant.join_session(sessions[sid], seat_available=free[sid] > 0)
         for sid in active - wanted:
             _fill_from_waitlist(sessions[sid])
+        queue(MessageKind.SESSIONS_CHANGED, participant)
         db.session.commit()
     except RegistrationError:
         db.session.rollback()
         raise
+    wake_worker()
 
 
 def cancel_participation(participant: Participant) -> None:
@@ -199,7 +211,30 @@ def cancel_participation(participant: Participant) -> None:
     db.session.flush()
     for session in sessions:
         _fill_from_waitlist(session)
+    queue(MessageKind.CANCELLED, participant)
     db.session.commit()
+    wake_worker()
+
+
+def issue_new_code(participant: Participant) -> None:
+    """Revoke the participant's access code and send them the new one."""
+    begin_write()
+    participant.issue_code()
+    queue(MessageKind.NEW_CODE, participant)
+    db.session.commit()
+    wake_worker()
+
+
+def resend_manage_link(event: Event, email: str) -> None:
+    """Email the private link to ``email`` if it is registered for ``event``; silently nothing
+    otherwise, so the answer tells no one who is registered."""
+    participant = find_by_email(event, email)
+    if participant is None:
+        return
+    begin_write()
+    queue(MessageKind.MANAGE_LINK, participant)
+    db.session.commit()
+    wake_worker()
 
 
 def _lock_sessions(event: Event, session_ids: Iterable[int]) -> list[EventSession]:
@@ -249,17 +284,15 @@ def _fill_from_waitlist(session: EventSession) -> list[Registration]:
     promoted = list(db.session.scalars(query))
     for registration in promoted:
         registration.promote()
+        queue(MessageKind.PROMOTED, registration.participant, session_title=session.title)
     return promoted
 
 
-def _email_taken(event: Event, email: str) -> bool:
-    return (
-        db.session.scalar(
-            select(Participant.id).where(
-                Participant.event_id == event.id, func.lower(Participant.email) == email.lower()
-            )
+def find_by_email(event: Event, email: str) -> Participant | None:
+    return db.session.scalar(
+        select(Participant).where(
+            Participant.event_id == event.id, func.lower(Participant.email) == email.lower()
         )
-        is not None
     )
 
 

@@ -1,18 +1,27 @@
 """The participant's journey: register, see the confirmation, manage or cancel."""
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 
 from .. import countries
 from ..events.views import get_event_or_404
+from ..extensions import limiter
 from ..models.types import utcnow
-from ..tickets.qr import qr_svg
 from . import services
-from .forms import CancelForm, RegistrationForm, SessionsForm
+from .forms import ConfirmForm, RegistrationForm, ResendLinkForm, SessionsForm
 
 bp = Blueprint("registration", __name__)
 
 
-def _participant_or_404(token: str):
+def participant_or_404(token: str):
     participant = services.find_participant(token)
     if participant is None:
         abort(404)
@@ -44,17 +53,17 @@ def register(slug: str):
 
 @bp.get("/manage/<token>/confirmation")
 def confirmation(token: str):
-    return _manage_page(_participant_or_404(token), confirmation=True)
+    return _manage_page(participant_or_404(token), confirmation=True)
 
 
 @bp.get("/manage/<token>")
 def manage(token: str):
-    return _manage_page(_participant_or_404(token))
+    return _manage_page(participant_or_404(token))
 
 
 @bp.post("/manage/<token>/sessions")
 def change_sessions(token: str):
-    participant = _participant_or_404(token)
+    participant = participant_or_404(token)
     form = SessionsForm()
     form.set_sessions(participant.event)
     if form.validate_on_submit():
@@ -71,8 +80,8 @@ def change_sessions(token: str):
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
 def cancel(token: str):
     """Asks first (GET), cancels on the confirming POST."""
-    participant = _participant_or_404(token)
-    form = CancelForm()
+    participant = participant_or_404(token)
+    form = ConfirmForm()
     if form.validate_on_submit():
         services.cancel_participation(participant)
         flash("Your registration has been cancelled. Your seats went to people on the waitlist.")
@@ -86,14 +95,32 @@ def cancel(token: str):
     return response
 
 
-@bp.get("/manage/<token>/qr.svg")
-def qr_image(token: str):
-    code = _participant_or_404(token).active_code
-    if code is None:
-        abort(404)
-    response = make_response(qr_svg(code.code))
-    response.mimetype = "image/svg+xml"
-    return response
+@bp.post("/manage/<token>/new-code")
+def new_code(token: str):
+    participant = participant_or_404(token)
+    if ConfirmForm().validate_on_submit():
+        services.issue_new_code(participant)
+        flash("Here is your new access code. The old one no longer works.", "success")
+    return redirect(url_for(".manage", token=token), 303)
+
+
+@bp.route("/e/<slug>/resend", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RESEND_LINK_LIMIT"], methods=["POST"])
+def resend_link(slug: str):
+    """The same answer whether or not the email is registered."""
+    event = get_event_or_404(slug)
+    form = ResendLinkForm()
+    if form.validate_on_submit():
+        services.resend_manage_link(event, form.email.data)
+        flash(
+            f"If {form.email.data} is registered for this event, its private link is on its way. "
+            "Check your inbox, and your spam folder.",
+            "success",
+        )
+        return redirect(url_for(".resend_link", slug=slug), 303)
+    return render_template("registration/resend.html", event=event, form=form), (
+        422 if form.errors else 200
+    )
 
 
 def _manage_page(participant, *, confirmation=False, sessions_form=None, status=200):
@@ -118,6 +145,7 @@ def _manage_page(participant, *, confirmation=False, sessions_form=None, status=
             positions=positions,
             confirmation=confirmation,
             sessions_form=sessions_form,
+            confirm_form=ConfirmForm(),
             days=services.programme(participant.event),
         ),
         status,

@@ -2,7 +2,7 @@
 
 A code is ``R1`` (format version) followed by 29 random symbols of Crockford's base32 (145 bits
 from ``secrets``) and one Luhn mod 32 check symbol. It uses only QR's alphanumeric character set,
-so the QR stays at version 3 with error correction M. People type it in six blocks of five
+so the QR is version 2 (25 x 25 modules) at error correction M. People type it in six blocks of five
 (``R1-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``); case does not matter, O is read as 0 and I/L as 1,
 and the check symbol catches any single mistyped symbol and most swapped neighbours before the
 database is asked.
