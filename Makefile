@@ -21,6 +21,8 @@ run: $(VENV)/.installed
 	@echo ""
 	@echo "  regapp is serving at http://$(HOST):$(PORT)/  (demo forum: http://$(HOST):$(PORT)/e/global-web-forum/)"
 	@echo "  emails are written to instance/outbox/ as .eml files"
+	@echo "  staff sign in at http://$(HOST):$(PORT)/staff/login"
+	@cat instance/demo-staff.txt 2>/dev/null || true
 	@echo ""
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 

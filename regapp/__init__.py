@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import DefaultConfig, instance_secret_key
-from .extensions import csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 from .models.types import render_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +45,14 @@ def create_app(config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     with app.app_context():
         install_engine_hooks(app, db.engine)
 
     from . import models  # noqa: F401  (register the tables with SQLAlchemy)
+    from .auth.views import bp as auth_bp
+    from .checkin.api import bp as api_bp
+    from .checkin.views import bp as checkin_bp
     from .cli import register_commands
     from .errors import register_error_handlers
     from .events.views import bp as events_bp
@@ -60,6 +64,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(checkin_bp)
+    app.register_blueprint(api_bp)
     register_error_handlers(app)
     register_web_helpers(app)
     register_commands(app)

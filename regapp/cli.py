@@ -1,13 +1,16 @@
 """``flask`` commands."""
 
+from pathlib import Path
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from .auth.services import create_staff, new_password
 from .demo import load_demo
 from .extensions import db
 from .mail import outbox
-from .models import Event
+from .models import DeviceToken, Event, Role
 
 
 def register_commands(app: Flask) -> None:
@@ -20,6 +23,73 @@ def register_commands(app: Flask) -> None:
             return
         event = load_demo()
         click.echo(f"Loaded the demo event “{event.name}” at /e/{event.slug}/")
+        lines = []
+        for role in Role:
+            password = new_password()
+            staff = create_staff(f"{role}@demo.regapp", role, password, name=f"Demo {role}")
+            lines.append(f"{staff.role:<10} {staff.email:<24} {password}")
+        credentials = Path(current_app.instance_path) / "demo-staff.txt"
+        credentials.write_text(
+            "Demo staff accounts (role, email, password):\n" + "\n".join(lines) + "\n"
+        )
+        credentials.chmod(0o600)
+        click.echo(credentials.read_text() + f"(kept in {credentials})")
+
+    @app.cli.group("staff")
+    def staff_group() -> None:
+        """Staff accounts."""
+
+    @staff_group.command("add")
+    @click.argument("email")
+    @click.option(
+        "--role",
+        type=click.Choice([r.value for r in Role]),
+        default="scanner",
+        show_default=True,
+    )
+    @click.option("--name", default="", help="Shown on screen; defaults to the email's first part.")
+    @click.option(
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="Asked for when not given.",
+    )
+    def staff_add(email: str, role: str, name: str, password: str) -> None:
+        """Create a staff account (or reset the role and password of an existing one)."""
+        if len(password) < 10:
+            raise click.BadParameter("use at least 10 characters", param_hint="--password")
+        staff = create_staff(email, Role(role), password, name)
+        click.echo(f"{staff.email} can sign in as {staff.role}.")
+
+    @app.cli.group("device")
+    def device_group() -> None:
+        """Device tokens for the check-in API."""
+
+    @device_group.command("add")
+    @click.argument("event_slug")
+    @click.argument("name")
+    def device_add(event_slug: str, name: str) -> None:
+        """Create a token for a scanning device of one event; it is shown only now."""
+        event = db.session.scalar(select(Event).where(Event.slug == event_slug))
+        if event is None:
+            raise click.BadParameter(f"no event {event_slug!r}", param_hint="EVENT_SLUG")
+        device, token = DeviceToken.issue(event, name)
+        db.session.add(device)
+        db.session.commit()
+        click.echo(f"Device #{device.id} “{name}” for {event.slug}. Its token (shown once):")
+        click.echo(token)
+
+    @device_group.command("revoke")
+    @click.argument("device_id", type=int)
+    def device_revoke(device_id: int) -> None:
+        """Stop a device token from working, at once."""
+        device = db.session.get(DeviceToken, device_id)
+        if device is None:
+            raise click.BadParameter(f"no device #{device_id}", param_hint="DEVICE_ID")
+        device.revoke()
+        db.session.commit()
+        click.echo(f"Device #{device.id} “{device.name}” revoked.")
 
     @app.cli.group("outbox")
     def outbox_group() -> None:

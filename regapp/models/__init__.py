@@ -1,5 +1,6 @@
 """The data model, one module per aggregate."""
 
+from .checkins import Channel, CheckIn, Verdict
 from .events import Event, EventSession, SessionKind
 from .outbox import MessageKind, MessageStatus, OutboxMessage
 from .participants import (
@@ -10,10 +11,18 @@ from .participants import (
     Registration,
     RegistrationStatus,
 )
+from .staff import DeviceToken, Role, StaffUser, hash_token
 
 __all__ = [
     "CATEGORIES",
     "AccessCode",
+    "Channel",
+    "CheckIn",
+    "DeviceToken",
+    "Role",
+    "StaffUser",
+    "Verdict",
+    "hash_token",
     "CodeStatus",
     "Event",
     "EventSession",

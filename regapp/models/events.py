@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
+
+DEFAULT_CHECKIN_LEAD = timedelta(minutes=60)
 
 
 class SessionKind(enum.StrEnum):
@@ -82,11 +84,25 @@ class EventSession(db.Model):
     registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Order among sessions that start at the same time.
     position: Mapped[int] = mapped_column(Integer, default=0)
+    #: Check-in window; ``None`` means the default: from an hour before the start to the end.
+    checkin_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checkin_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 
     def local_day(self) -> date:
         return self.event.local(self.starts_at).date()
+
+    @property
+    def checkin_window(self) -> tuple[datetime, datetime]:
+        return (
+            self.checkin_opens_at or self.starts_at - DEFAULT_CHECKIN_LEAD,
+            self.checkin_closes_at or self.ends_at,
+        )
+
+    def checkin_open(self, now: datetime) -> bool:
+        opens, closes = self.checkin_window
+        return opens <= now < closes
 
     def closed_reason(self, now: datetime) -> str | None:
         """Why this session takes no new registrations at ``now``, or ``None``."""

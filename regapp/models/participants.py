@@ -31,6 +31,7 @@ class Participant(db.Model):
     __table_args__ = (
         # One registration per person and event, whatever the case of the email.
         Index("uq_participants_event_email", "event_id", text("lower(email)"), unique=True),
+        Index("uq_participants_join_token", "join_token", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,6 +48,9 @@ class Participant(db.Model):
     #: Secret of the private manage link; a different secret from the access code, so that a
     #: photographed ticket does not let anyone change the registration.
     manage_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_manage_token)
+    #: Secret of the personal links that join a session's stream (and record online attendance);
+    #: a third secret, so a forwarded join link neither admits at the door nor edits anything.
+    join_token: Mapped[str] = mapped_column(String(64), default=new_manage_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     event: Mapped[Event] = relationship()

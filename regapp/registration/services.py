@@ -302,3 +302,23 @@ def _duplicate_email() -> RegistrationError:
         "confirmation to change your sessions.",
         field="email",
     )
+
+
+def add_walk_in(participant_id: int, session: EventSession) -> None:
+    """Register someone of the event for ``session`` at the door, only into a free seat."""
+    begin_write()
+    participant = db.session.get(Participant, participant_id)
+    if participant is None or participant.event_id != session.event_id:
+        raise RegistrationError("No such participant for this event.")
+    (locked,) = _lock_sessions(participant.event, [session.id])
+    registration = participant.registration_for(locked)
+    if registration is not None and registration.status == RegistrationStatus.CONFIRMED:
+        db.session.rollback()
+        return
+    if _free_seats([locked])[locked.id] <= 0:
+        db.session.rollback()
+        raise RegistrationError(f"No seats left in “{locked.title}”.")
+    participant.join_session(locked, seat_available=True)
+    queue(MessageKind.SESSIONS_CHANGED, participant)
+    db.session.commit()
+    wake_worker()

@@ -1,0 +1,70 @@
+"""Who may use a route: staff roles for pages, and staff or device tokens for the API."""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import abort, current_app, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..extensions import csrf, db, login_manager
+from ..models import DeviceToken, Event, Role, StaffUser, hash_token
+
+
+@login_manager.user_loader
+def load_staff(user_id: str) -> StaffUser | None:
+    return db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+
+
+def role_required(role: Role):
+    """Pages for staff with at least ``role``: others are sent to sign in, or refused (403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class ApiAuthError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling the API: a signed-in staff member, or a scanning device."""
+
+    staff: StaffUser | None = None
+    device: DeviceToken | None = None
+
+    def may_use(self, event: Event, role: Role = Role.SCANNER) -> bool:
+        if self.device is not None:
+            return self.device.event_id == event.id and role == Role.SCANNER
+        return self.staff.has_role(role)
+
+
+def api_actor() -> Actor:
+    """The caller of an API request: a device's bearer token, or the staff session cookie with
+    its CSRF token. Raises :class:`ApiAuthError` (401) when neither is valid."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        device = db.session.scalar(
+            select(DeviceToken).where(DeviceToken.token_hash == hash_token(header[7:].strip()))
+        )
+        if device is None or not device.is_valid:
+            raise ApiAuthError(401, "unauthenticated", "This device token is unknown or revoked.")
+        return Actor(device=device)
+    if current_user.is_authenticated:
+        if current_app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect()  # cookie-authenticated calls must prove they come from our own pages
+        return Actor(staff=current_user._get_current_object())
+    raise ApiAuthError(401, "unauthenticated", "Sign in, or send a device token.")

@@ -1,0 +1,93 @@
+"""Staff accounts (people who sign in) and device tokens (scanners that call the API)."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from .events import Event
+from .types import UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    SCANNER = "scanner"  #: check-in only
+    ORGANISER = "organiser"  #: plus reports and event administration
+    ADMIN = "admin"  #: plus staff management
+
+
+_RANK = {Role.SCANNER: 1, Role.ORGANISER: 2, Role.ADMIN: 3}
+
+
+class StaffUser(UserMixin, db.Model):
+    __tablename__ = "staff_users"
+    __table_args__ = (Index("uq_staff_users_email", text("lower(email)"), unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(20), default=Role.SCANNER)
+    #: A disabled account cannot sign in, and its open sessions stop working.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def has_role(self, role: Role) -> bool:
+        """True for this role and every role above it."""
+        return _RANK[Role(self.role)] >= _RANK[role]
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DeviceToken(db.Model):
+    """A bearer token for one scanning device, valid for the check-in API of one event.
+    Only its hash is stored: the token is shown once, when it is made."""
+
+    __tablename__ = "device_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+
+    @classmethod
+    def issue(cls, event: Event, name: str, created_by: StaffUser | None = None):
+        """A new device and its token (256 bits from ``secrets``), returned in plain once."""
+        token = secrets.token_urlsafe(32)
+        device = cls(event=event, name=name, token_hash=hash_token(token), created_by_id=None)
+        if created_by is not None:
+            device.created_by_id = created_by.id
+        return device, token
+
+    def revoke(self) -> None:
+        self.revoked_at = utcnow()
+
+    @property
+    def is_valid(self) -> bool:
+        return self.revoked_at is None
