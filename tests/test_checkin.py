@@ -422,3 +422,18 @@ def test_counter_counts_people_not_scans(scanner, forum):
         "checked_in": 2,
         "registered": 4,
     }
+
+
+def test_manage_page_and_email_carry_the_personal_join_links(client, forum):
+    from regapp.mail.messages import build_message
+    from regapp.models import OutboxMessage
+
+    amina = person(forum, "amina@example.org", "Opening session", "Panel 1")
+    opening = session(forum, "Opening session")
+    link = f"/join/{amina.join_token}/{opening.id}"
+    page = client.get(f"/manage/{amina.manage_token}").text
+    assert link in page and page.count("Join online<") == 1  # Panel 1 has no stream
+    row = db.session.scalar(select(OutboxMessage))
+    with client.application.test_request_context(base_url="http://regapp.test"):
+        message = build_message(row, amina)
+    assert f"http://regapp.test{link}" in message.get_body(("plain",)).get_content()
