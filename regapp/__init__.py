@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .events.views import bp as events_bp
     from .mail.outbox import init_outbox_worker
     from .registration.views import bp as registration_bp
+    from .reports.views import bp as reports_bp
     from .tickets.views import bp as tickets_bp
     from .web import register_web_helpers
 
@@ -67,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(checkin_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(reports_bp)
     register_error_handlers(app)
     register_web_helpers(app)
     register_commands(app)

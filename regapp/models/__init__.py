@@ -2,6 +2,7 @@
 
 from .checkins import Channel, CheckIn, Verdict
 from .events import Event, EventSession, SessionKind
+from .organisations import OrganisationAlias, OrganisationMerge, organisation_key
 from .outbox import MessageKind, MessageStatus, OutboxMessage
 from .participants import (
     CATEGORIES,
@@ -28,7 +29,10 @@ __all__ = [
     "EventSession",
     "MessageKind",
     "MessageStatus",
+    "OrganisationAlias",
+    "OrganisationMerge",
     "OutboxMessage",
+    "organisation_key",
     "Participant",
     "Registration",
     "RegistrationStatus",

@@ -1,0 +1,378 @@
+"""CSV and XLSX exports of the dashboard's data, narrowed by the same :class:`ReportFilter`.
+
+Four datasets (:data:`DATASETS`): the participants with their registration and attendance per
+session, and the dashboard's sessions, countries and organisations tables. The three tables are
+the dashboard's own functions (:mod:`.services`), so an export gives the dashboard's numbers. The
+participant list is one SQL query: each person's registrations and effective check-ins pivoted
+per session with conditional aggregation (``max(case when session_id = ...)``), never a query per
+participant. It lists whoever the dashboard counts for the filter: people holding a registration
+(confirmed or waitlisted) for a session in scope, and people checked in for one (someone can
+check in and cancel afterwards). So its rows give the dashboard's "registered" and "checked in".
+
+Both formats are opened by spreadsheets, which run a cell beginning with ``=``, ``+``, ``-`` or
+``@`` as a formula: such text (and text beginning with a tab or carriage return) gets a leading
+apostrophe, as OWASP advises against CSV injection; numbers stay numbers. CSV is UTF-8 with a byte
+order mark (so Excel reads accents right), comma-separated, CRLF line ends, quoted as RFC 4180
+says. XLSX is written by openpyxl in write-only mode (rows streamed, not kept as cell objects), with
+a bold, frozen header row, an autofilter, widths from the content, and a second sheet saying
+which event, filter and sessions the figures are for.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import and_, case, func, or_, select
+
+from .. import countries
+from ..checkin.services import effective_checkins
+from ..extensions import db
+from ..models import (
+    CATEGORIES,
+    Channel,
+    CheckIn,
+    Event,
+    EventSession,
+    Participant,
+    Registration,
+    RegistrationStatus,
+)
+from ..models.types import utcnow
+from . import services
+from .services import ReportFilter
+
+DATASETS = {
+    "participants": "Participants with attendance per session",
+    "sessions": "Sessions",
+    "countries": "By country",
+    "organisations": "By organisation",
+}
+FORMATS = {"csv", "xlsx"}
+MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's list, with tab and CR).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+#: Column kinds, for the XLSX number format.
+TEXT, COUNT, RATE = "text", "count", "rate"
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    kind: str = TEXT
+
+
+@dataclass
+class Table:
+    """A dataset ready to write: its columns and rows (tuples of str, int, float or None)."""
+
+    sheet: str
+    columns: list[Column]
+    rows: Sequence[Sequence]
+    #: Columns (from the left) kept in view when scrolling sideways, besides the header row.
+    frozen_columns: int = 0
+
+
+def export(
+    event: Event, report_filter: ReportFilter, dataset: str, fmt: str
+) -> tuple[bytes, str, str]:
+    """The file for ``dataset`` in ``fmt``: its bytes, mimetype and filename."""
+    if dataset not in DATASETS or fmt not in FORMATS:
+        raise ValueError(f"unknown export {dataset}.{fmt}")
+    table = BUILDERS[dataset](event, report_filter)
+    content = to_csv(table) if fmt == "csv" else to_xlsx(table, about(event, report_filter))
+    return content, MIMETYPES[fmt], f"{event.slug}-{dataset}.{fmt}"
+
+
+def neutralise(value):
+    """Text a spreadsheet would run as a formula, made plain text with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+# --- the datasets -----------------------------------------------------------------------------
+
+#: What the participant list says about attendance of one session.
+ATTENDED = {
+    (False, False): "no",
+    (True, False): "in person",
+    (False, True): "online",
+    (True, True): "in person and online",
+}
+
+
+def participants_table(event: Event, f: ReportFilter) -> Table:
+    scope = services.sessions_in_scope(event, f)
+    columns = [
+        Column("Full name"),
+        Column("Email"),
+        Column("Country"),
+        Column("Country code"),
+        Column("Organisation (reported)"),
+        Column("Organisation (as typed)"),
+        Column("Job title"),
+        Column("Category"),
+    ]
+    for s in scope:
+        columns += [Column(f"{s.title}: registration"), Column(f"{s.title}: attended")]
+    names: dict[str, str] = {}
+    rows = []
+    for row in db.session.execute(participants_query(event, f, scope)):
+        (name, email, country, reported, typed, job, category, *per_session) = row
+        if country not in names:
+            names[country] = countries.name(country)
+        line = [name, email, names[country], country, reported, typed, job]
+        line.append(CATEGORIES.get(category, category))
+        for i in range(len(scope)):
+            status, in_person, online = per_session[3 * i : 3 * i + 3]
+            line += [status or "", ATTENDED[bool(in_person), bool(online)]]
+        rows.append(line)
+    return Table("Participants", columns, rows, frozen_columns=1)
+
+
+def participants_query(event: Event, f: ReportFilter, scope: list[EventSession]):
+    """One row per person the dashboard counts for ``f``, with (status, in person, online) for
+    each session of ``scope``: two GROUP BY subqueries pivoted by session, joined to the people.
+    """
+    ids = [s.id for s in scope]
+    people = services._people(event, f)
+    registrations = (
+        select(
+            Registration.participant_id.label("participant_id"),
+            func.count(case((Registration.status != RegistrationStatus.CANCELLED, 1))).label(
+                "active"
+            ),
+            *(
+                func.max(case((Registration.session_id == s.id, Registration.status))).label(
+                    f"status_{s.id}"
+                )
+                for s in scope
+            ),
+        )
+        .where(Registration.session_id.in_(ids))
+        .group_by(Registration.participant_id)
+        .subquery("registered")
+    )
+    log = effective_checkins().where(CheckIn.session_id.in_(ids)).subquery("log")
+
+    def seen(session: EventSession, channel: Channel):
+        return func.max(
+            case((and_(log.c.session_id == session.id, log.c.channel == channel), 1), else_=0)
+        )
+
+    present = (
+        select(
+            log.c.participant_id.label("participant_id"),
+            *(
+                column
+                for s in scope
+                for column in (
+                    seen(s, Channel.IN_PERSON).label(f"in_person_{s.id}"),
+                    seen(s, Channel.ONLINE).label(f"online_{s.id}"),
+                )
+            ),
+        )
+        .group_by(log.c.participant_id)
+        .subquery("present")
+    )
+    return (
+        select(
+            Participant.full_name,
+            Participant.email,
+            people.c.country,
+            people.c.organisation,
+            Participant.organisation,
+            Participant.job_title,
+            people.c.category,
+            *(
+                column
+                for s in scope
+                for column in (
+                    registrations.c[f"status_{s.id}"],
+                    present.c[f"in_person_{s.id}"],
+                    present.c[f"online_{s.id}"],
+                )
+            ),
+        )
+        .select_from(people)
+        .join(Participant, Participant.id == people.c.id)
+        .outerjoin(registrations, registrations.c.participant_id == people.c.id)
+        .outerjoin(present, present.c.participant_id == people.c.id)
+        .where(or_(registrations.c.active > 0, present.c.participant_id.is_not(None)))
+        .order_by(func.lower(Participant.full_name), Participant.id)
+    )
+
+
+def sessions_export(event: Event, f: ReportFilter) -> Table:
+    columns = [
+        Column("Session"),
+        Column("Day"),
+        Column("Starts"),
+        Column("Capacity", COUNT),
+        Column("Confirmed", COUNT),
+        Column("Waitlisted", COUNT),
+        Column("Checked in", COUNT),
+        Column("In person", COUNT),
+        Column("Online", COUNT),
+        Column("No-shows", COUNT),
+        Column("Attendance rate", RATE),
+    ]
+    keys = [
+        "title",
+        "day",
+        "starts",
+        "capacity",
+        "confirmed",
+        "waitlisted",
+        "checked_in",
+        "in_person",
+        "online",
+        "no_shows",
+        "attendance_rate",
+    ]
+    rows = [[r[k] for k in keys] for r in services.sessions_table(event, f)]
+    return Table("Sessions", columns, rows)
+
+
+def countries_export(event: Event, f: ReportFilter) -> Table:
+    columns = [
+        Column("Country"),
+        Column("Country code"),
+        Column("Registered", COUNT),
+        Column("Checked in", COUNT),
+        Column("Attendance rate", RATE),
+    ]
+    rows = [
+        [r["name"], r["key"], r["registered"], r["checked_in"], r["attendance_rate"]]
+        for r in services.breakdown(event, f, "country")
+    ]
+    return Table("Countries", columns, rows)
+
+
+def organisations_export(event: Event, f: ReportFilter) -> Table:
+    columns = [
+        Column("Organisation"),
+        Column("Registered", COUNT),
+        Column("Checked in", COUNT),
+        Column("Attendance rate", RATE),
+    ]
+    rows = [
+        [r["name"], r["registered"], r["checked_in"], r["attendance_rate"]]
+        for r in services.breakdown(event, f, "organisation")
+    ]
+    return Table("Organisations", columns, rows)
+
+
+BUILDERS = {
+    "participants": participants_table,
+    "sessions": sessions_export,
+    "countries": countries_export,
+    "organisations": organisations_export,
+}
+
+
+def about(event: Event, f: ReportFilter) -> list[tuple[str, str]]:
+    """What an XLSX file says about itself on its second sheet."""
+    scope = services.sessions_in_scope(event, f)
+    titles = {s.id: s.title for s in event.sessions}
+    lines = [
+        ("Event", event.name),
+        ("Exported", f"{event.local(utcnow()):%Y-%m-%d %H:%M} ({event.timezone})"),
+        ("Day", f.day.isoformat() if f.day else "all"),
+        ("Session", titles.get(f.session_id, "all") if f.session_id else "all"),
+        ("Category", CATEGORIES.get(f.category, f.category) if f.category else "all"),
+        ("Country", countries.name(f.country) if f.country else "all"),
+        ("Organisation", f.organisation or "all"),
+    ]
+    lines += [("Session in scope", s.title) for s in scope]
+    return lines
+
+
+# --- the formats ------------------------------------------------------------------------------
+
+
+def to_csv(table: Table) -> bytes:
+    """RFC 4180 (CRLF, fields quoted when they hold a comma, quote or line break), UTF-8 with a
+    byte order mark; an empty cell for ``None``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([neutralise(c.title) for c in table.columns])
+    writer.writerows([neutralise(value) for value in row] for row in table.rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+#: Width limits of an XLSX column, in characters.
+MIN_WIDTH, MAX_WIDTH = 8, 50
+#: Rows read to size the columns: enough to see the typical lengths, cheap on 100,000 rows.
+WIDTH_SAMPLE = 1000
+
+
+def to_xlsx(table: Table, about_lines: Iterable[tuple[str, str]]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(table.sheet)
+    # Column widths and the frozen panes must be set before the first row is written.
+    for index, width in enumerate(_widths(table), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = f"{get_column_letter(table.frozen_columns + 1)}2"
+
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    header = []
+    for column in table.columns:
+        cell = WriteOnlyCell(sheet, value=_xlsx_text(column.title))
+        cell.font, cell.alignment = bold, wrap
+        header.append(cell)
+    sheet.append(header)
+
+    rates = [i for i, c in enumerate(table.columns) if c.kind == RATE]
+    for row in table.rows:
+        values = [_xlsx_text(v) if isinstance(v, str) else v for v in row]
+        for i in rates:
+            if values[i] is not None:
+                cell = WriteOnlyCell(sheet, value=values[i])
+                cell.number_format = "0.0%"
+                values[i] = cell
+        sheet.append(values)
+    last = get_column_letter(len(table.columns))
+    sheet.auto_filter.ref = f"A1:{last}{len(table.rows) + 1}"
+
+    info = workbook.create_sheet("About this export")
+    info.column_dimensions["A"].width = 18
+    info.column_dimensions["B"].width = 70
+    for label, value in about_lines:
+        label_cell = WriteOnlyCell(info, value=label)
+        label_cell.font = bold
+        info.append([label_cell, _xlsx_text(value)])
+
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _xlsx_text(value: str) -> str:
+    """Neutralised, and without the control characters an XLSX file cannot hold."""
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+
+
+def _widths(table: Table) -> list[float]:
+    widths = []
+    for index, column in enumerate(table.columns):
+        longest = max(
+            (len(str(row[index])) for row in table.rows[:WIDTH_SAMPLE] if row[index] is not None),
+            default=0,
+        )
+        header = min(len(column.title), 30)  # long headers wrap rather than widen
+        widths.append(min(max(longest + 2, header + 2, MIN_WIDTH), MAX_WIDTH))
+    return widths
