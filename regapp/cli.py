@@ -33,7 +33,7 @@ def register_commands(app: Flask) -> None:
             "Demo staff accounts (role, email, password):\n" + "\n".join(lines) + "\n"
         )
         credentials.chmod(0o600)
-        click.echo(credentials.read_text() + f"(kept in {credentials})")
+        click.echo(f"Demo staff accounts and their passwords are in {credentials}")
 
     @app.cli.group("staff")
     def staff_group() -> None:
