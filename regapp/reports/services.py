@@ -2,8 +2,10 @@
 organisation. Every figure is a GROUP BY in the database over the filtered people and sessions;
 nothing loops over participants in Python.
 
-"Checked in" is the check-in log's verdict: an ``ok`` entry that no ``annulled`` entry undoes
-(:func:`regapp.checkin.services.effective_checkins`), counted as unique people.
+"Registered" means holding a confirmed seat (the waitlist is shown apart, per session), and
+"checked in" is the check-in log's verdict: an ``ok`` entry that no ``annulled`` entry undoes
+(:func:`regapp.checkin.services.effective_checkins`), counted as unique people. Only confirmed
+people are admitted, in the hall or online, so every rate is at most 100 %.
 """
 
 from __future__ import annotations
@@ -117,8 +119,12 @@ def _people(event: Event, f: ReportFilter):
     return query.subquery("people")
 
 
-def _registrations(event: Event, f: ReportFilter, session_ids: list[int]):
+def _registrations(event: Event, f: ReportFilter, session_ids: list[int], waitlist=False):
+    """Confirmed registrations of the filtered people (and waitlisted ones with ``waitlist``)."""
     people = _people(event, f)
+    statuses = [RegistrationStatus.CONFIRMED]
+    if waitlist:
+        statuses.append(RegistrationStatus.WAITLISTED)
     return (
         select(
             Registration.session_id.label("session_id"),
@@ -126,10 +132,7 @@ def _registrations(event: Event, f: ReportFilter, session_ids: list[int]):
             people,
         )
         .join(people, people.c.id == Registration.participant_id)
-        .where(
-            Registration.session_id.in_(session_ids),
-            Registration.status != RegistrationStatus.CANCELLED,
-        )
+        .where(Registration.session_id.in_(session_ids), Registration.status.in_(statuses))
         .subquery("regs")
     )
 
@@ -184,7 +187,7 @@ def totals(event: Event, f: ReportFilter) -> dict:
 def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
     scope = sessions_in_scope(event, f)
     ids = [s.id for s in scope]
-    regs, att = _registrations(event, f, ids), _attendance(event, f, ids)
+    regs, att = _registrations(event, f, ids, waitlist=True), _attendance(event, f, ids)
     counts = {
         sid: (confirmed, waitlisted)
         for sid, confirmed, waitlisted in db.session.execute(
@@ -276,12 +279,17 @@ def matrix(event: Event, f: ReportFilter, by: str) -> dict:
         cells.setdefault(key, {}).setdefault(sid, {"registered": 0, "checked_in": 0})[
             "checked_in"
         ] = n
+    people = dict(
+        db.session.execute(
+            select(regs.c[by], func.count(func.distinct(regs.c.id))).group_by(regs.c[by])
+        ).all()
+    )
     rows = [
         {
             "key": key,
             "name": countries.name(key) if by == "country" else key,
             "cells": {str(sid): cell for sid, cell in by_session.items()},
-            "registered": sum(c["registered"] for c in by_session.values()),
+            "registered": people.get(key, 0),
         }
         for key, by_session in cells.items()
     ]
@@ -354,5 +362,10 @@ PANELS = {
 
 
 def dashboard(event: Event, f: ReportFilter) -> dict:
-    """Every panel at once, for the live dashboard's one request."""
-    return {name: panel(event, f) for name, panel in PANELS.items()}
+    """Every panel at once, for the live dashboard's one request, and when it was counted."""
+    as_of = datetime.now(event.zone)
+    return {
+        **{name: panel(event, f) for name, panel in PANELS.items()},
+        "as_of": as_of.isoformat(),
+        "as_of_label": f"{as_of:%d %b %Y %H:%M:%S} ({event.timezone})",
+    }

@@ -420,7 +420,8 @@
   }
 
   function stamp() {
-    const now = new Date();
+    // The server says when it counted; the browser's clock may be off.
+    const now = data && data.as_of ? new Date(data.as_of) : new Date();
     const parts = zoneParts(now);
     live.at.textContent = clock(parts);
     live.at.dateTime = now.toISOString();
