@@ -437,3 +437,14 @@ def test_manage_page_and_email_carry_the_personal_join_links(client, forum):
     with client.application.test_request_context(base_url="http://regapp.test"):
         message = build_message(row, amina)
     assert f"http://regapp.test{link}" in message.get_body(("plain",)).get_content()
+
+
+def test_a_waitlisted_person_cannot_join_online_either(client, forum):
+    first = person(forum, "first@example.org", "Workshop")
+    waiting = person(forum, "second@example.org", "Workshop")
+    workshop = session(forum, "Workshop")
+    workshop.stream_url = "https://stream.example.org/workshop"
+    db.session.commit()
+    response = client.get(f"/join/{waiting.join_token}/{workshop.id}")
+    assert response.status_code == 403 and "On the waitlist" in response.text
+    assert client.get(f"/join/{first.join_token}/{workshop.id}").status_code == 303

@@ -146,9 +146,7 @@ def _judge(entry: CheckIn, participant: Participant, session: EventSession, now:
     elif registration.status == RegistrationStatus.CANCELLED:
         entry.verdict = Verdict.CANCELLED
         entry.message = "Cancelled their registration for this session."
-    elif (
-        registration.status == RegistrationStatus.WAITLISTED and entry.channel == Channel.IN_PERSON
-    ):
+    elif registration.status == RegistrationStatus.WAITLISTED:  # no seat, in the hall or online
         entry.verdict, entry.message = Verdict.WAITLISTED, "On the waitlist: no seat yet."
     elif earlier := _checked_in(participant.id, session.id, entry.channel):
         entry.verdict = Verdict.ALREADY_CHECKED_IN
