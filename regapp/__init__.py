@@ -1,5 +1,6 @@
 """regapp: registration and attendance tracking for international multi-session events."""
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -14,8 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: dict | None = None) -> Flask:
     """The application factory. ``config`` (tests) wins over ``REGAPP_*`` environment variables,
     which win over :class:`regapp.config.DefaultConfig`."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("REGAPP_INSTANCE_PATH")
     app = Flask(
         __name__,
+        instance_path=instance_path or None,
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

@@ -9,6 +9,7 @@ fails the run: nothing is skipped.
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from regapp.extensions import db
 from regapp.models import Event, EventSession
 
 EXTERNAL_DATABASE_URL = os.environ.get("REGAPP_DATABASE_URL", "")
+#: Tests write secrets, outbox files and demo credentials here, never into instance/.
+TEST_INSTANCE = tempfile.mkdtemp(prefix="regapp-test-instance-")
 
 
 def _reset_external_database(url: str) -> None:
@@ -49,6 +52,7 @@ def make_config(database_url: str, **overrides) -> dict:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "regapp.test",
+        "INSTANCE_PATH": TEST_INSTANCE,
         "BASE_URL": "http://regapp.test",
         "MAIL_WORKER": False,  # tests deliver the outbox themselves
         "MAIL_FROM": "Test Forum <forum@regapp.test>",

@@ -271,17 +271,22 @@ def test_cookie_callers_need_the_csrf_token(make_app, make_event):
         assert response.status_code == 200
 
 
-def test_ten_doors_scanning_the_same_code_at_once_get_exactly_one_ok(make_app, make_event):
+def door_setup(make_app, make_event):
+    """An app with a connection for every thread, a session open now, a code and a device."""
     app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 15, "max_overflow": 0})
     with app.app_context():
         event = make_event(
             {"starts_at": NOW - timedelta(minutes=5), "ends_at": NOW + timedelta(hours=1)}
         )
         code = person(event, "amina@example.org", "Session 1").active_code.code
-        session_id = event.sessions[0].id
         device, token = DeviceToken.issue(event, "Door")
         db.session.add(device)
         db.session.commit()
+        return app, code, event.sessions[0].id, token
+
+
+def test_ten_doors_scanning_the_same_code_at_once_get_exactly_one_ok(make_app, make_event):
+    app, code, session_id, token = door_setup(make_app, make_event)
     barrier = threading.Barrier(10)
     answers = []
 
@@ -304,16 +309,7 @@ def test_ten_doors_scanning_the_same_code_at_once_get_exactly_one_ok(make_app, m
 
 
 def test_the_same_nonce_from_ten_threads_is_recorded_once(make_app, make_event):
-    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 15, "max_overflow": 0})
-    with app.app_context():
-        event = make_event(
-            {"starts_at": NOW - timedelta(minutes=5), "ends_at": NOW + timedelta(hours=1)}
-        )
-        code = person(event, "amina@example.org", "Session 1").active_code.code
-        session_id = event.sessions[0].id
-        device, token = DeviceToken.issue(event, "Door")
-        db.session.add(device)
-        db.session.commit()
+    app, code, session_id, token = door_setup(make_app, make_event)
     barrier = threading.Barrier(10)
     answers = []
 
