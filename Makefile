@@ -29,8 +29,14 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
+# The report benchmark's PostgreSQL database (created when missing; 100,000 generated
+# participants are kept there and reused). BENCH_ARGS=--participants=10000 for a quick run.
+BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench
+BENCH_ARGS ?=
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_tickets.py
+	$(BIN)/python bench/bench_reports.py --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -5,9 +5,11 @@ session, and the dashboard's sessions, countries and organisations tables. The t
 the dashboard's own functions (:mod:`.services`), so an export gives the dashboard's numbers. The
 participant list is one SQL query: each person's registrations and effective check-ins pivoted
 per session with conditional aggregation (``max(case when session_id = ...)``), never a query per
-participant. It lists whoever the dashboard counts for the filter: people holding a registration
-(confirmed or waitlisted) for a session in scope, and people checked in for one (someone can
-check in and cancel afterwards). So its rows give the dashboard's "registered" and "checked in".
+participant. It lists whoever the dashboard counts for the filter: people holding a confirmed seat
+or a waitlist place for a session in scope, and people checked in for one (someone can check in
+and cancel afterwards). So its rows give the dashboard's figures: "registered" is the people with
+a confirmed seat, "checked in" those who attended, and each session's columns add up to its
+confirmed, waitlisted, checked-in, in-person and online counts.
 
 Both formats are opened by spreadsheets, which run a cell beginning with ``=``, ``+``, ``-`` or
 ``@`` as a formula: such text (and text beginning with a tab or carriage return) gets a leading
@@ -134,11 +136,12 @@ def participants_table(event: Event, f: ReportFilter) -> Table:
         (name, email, country, reported, typed, job, category, *per_session) = row
         if country not in names:
             names[country] = countries.name(country)
-        line = [name, email, names[country], country, reported, typed, job]
+        # An empty cell is None, which the XLSX writer skips instead of writing an empty one.
+        line = [name, email, names[country], country, reported, typed, job or None]
         line.append(CATEGORIES.get(category, category))
         for i in range(len(scope)):
             status, in_person, online = per_session[3 * i : 3 * i + 3]
-            line += [status or "", ATTENDED[bool(in_person), bool(online)]]
+            line += [status, ATTENDED[bool(in_person), bool(online)]]
         rows.append(line)
     return Table("Participants", columns, rows, frozen_columns=1)
 
