@@ -55,7 +55,7 @@ def export(slug: str, dataset: str, fmt: str):
     content, mimetype, filename = exports.export(
         event, ReportFilter.from_args(event, request.args), dataset, fmt
     )
-    response = Response(content, mimetype=mimetype)
+    response = Response(content, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
