@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import platform
 import sqlite3
@@ -44,6 +43,7 @@ from sqlalchemy.exc import OperationalError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_event import event_slug, generate  # noqa: E402
+from machine import cpu_model, percentile  # noqa: E402
 
 from regapp import create_app  # noqa: E402
 from regapp.auth.services import create_staff  # noqa: E402
@@ -80,12 +80,6 @@ class DatabaseRun:
     setup: str
     results: list[Result] = field(default_factory=list)
     version: str = ""
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
 
 
 def measure(work: Callable[[], object], runs: int, budget: float) -> list[float]:
@@ -271,16 +265,6 @@ def table(runs: list[DatabaseRun]) -> str:
             cells.append(f"{found.median:.1f}{mark} | {found.p95:.1f} | {len(found.times)}")
         lines.append(f"| {case} | {filter_label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def machine(runs: list[DatabaseRun]) -> str:

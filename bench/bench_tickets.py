@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import platform
 import statistics
@@ -26,6 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from flask_migrate import upgrade
+from machine import cpu_model, percentile
 
 from regapp import create_app
 from regapp.extensions import db
@@ -97,22 +97,6 @@ def measure(work: Callable[[], object], iterations: int) -> tuple[list[float], i
         work()
         times.append((time.perf_counter() - start) * 1000)
     return times, size
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run(iterations: int) -> list[tuple[str, float, float, int]]:
