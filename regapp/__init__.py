@@ -53,13 +53,16 @@ def create_app(config: dict | None = None) -> Flask:
         install_engine_hooks(app, db.engine)
 
     from . import models  # noqa: F401  (register the tables with SQLAlchemy)
+    from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .checkin.api import bp as api_bp
     from .checkin.views import bp as checkin_bp
     from .cli import register_commands
     from .errors import register_error_handlers
     from .events.views import bp as events_bp
+    from .imports.views import bp as imports_bp
     from .mail.outbox import init_outbox_worker
+    from .participants.views import bp as participants_bp
     from .registration.views import bp as registration_bp
     from .reports.views import bp as reports_bp
     from .tickets.views import bp as tickets_bp
@@ -72,6 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(checkin_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(participants_bp)
+    app.register_blueprint(imports_bp)
     register_error_handlers(app)
     register_web_helpers(app)
     register_commands(app)

@@ -26,7 +26,9 @@ def register_commands(app: Flask) -> None:
         lines = []
         for role in Role:
             password = new_password()
-            staff = create_staff(f"{role}@demo.regapp", role, password, name=f"Demo {role}")
+            staff = create_staff(
+                f"{role}@demo.regapp", role, password, name=f"Demo {role}", events=[event]
+            )
             lines.append(f"{staff.role:<10} {staff.email:<24} {password}")
         credentials = Path(current_app.instance_path) / "demo-staff.txt"
         credentials.write_text(
@@ -49,17 +51,27 @@ def register_commands(app: Flask) -> None:
     )
     @click.option("--name", default="", help="Shown on screen; defaults to the email's first part.")
     @click.option(
+        "--event",
+        "event_slugs",
+        multiple=True,
+        metavar="SLUG",
+        help="An event this organiser or scanner works on (repeatable); admins see every event.",
+    )
+    @click.option(
         "--password",
         prompt=True,
         hide_input=True,
         confirmation_prompt=True,
         help="Asked for when not given.",
     )
-    def staff_add(email: str, role: str, name: str, password: str) -> None:
+    def staff_add(
+        email: str, role: str, name: str, event_slugs: tuple[str, ...], password: str
+    ) -> None:
         """Create a staff account (or reset the role and password of an existing one)."""
         if len(password) < 10:
             raise click.BadParameter("use at least 10 characters", param_hint="--password")
-        staff = create_staff(email, Role(role), password, name)
+        events = [_event(slug, "--event") for slug in event_slugs]
+        staff = create_staff(email, Role(role), password, name, events=events)
         click.echo(f"{staff.email} can sign in as {staff.role}.")
 
     @app.cli.group("device")
@@ -71,9 +83,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("name")
     def device_add(event_slug: str, name: str) -> None:
         """Create a token for a scanning device of one event; it is shown only now."""
-        event = db.session.scalar(select(Event).where(Event.slug == event_slug))
-        if event is None:
-            raise click.BadParameter(f"no event {event_slug!r}", param_hint="EVENT_SLUG")
+        event = _event(event_slug, "EVENT_SLUG")
         device, token = DeviceToken.issue(event, name)
         db.session.add(device)
         db.session.commit()
@@ -114,3 +124,10 @@ def register_commands(app: Flask) -> None:
         """Send every message that is due now."""
         result = outbox.deliver_due(limit=1000)
         click.echo(f"sent: {result['sent']}  failed: {result['failed']}")
+
+
+def _event(slug: str, param_hint: str) -> Event:
+    event = db.session.scalar(select(Event).where(Event.slug == slug))
+    if event is None:
+        raise click.BadParameter(f"no event {slug!r}", param_hint=param_hint)
+    return event

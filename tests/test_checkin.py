@@ -59,8 +59,10 @@ def session(event, title):
 
 
 @pytest.fixture
-def scanner(client):
-    create_staff("door@example.org", Role.SCANNER, "correct horse battery", "Door One")
+def scanner(client, forum):
+    create_staff(
+        "door@example.org", Role.SCANNER, "correct horse battery", "Door One", events=[forum]
+    )
     response = client.post(
         "/staff/login", data={"email": "door@example.org", "password": "correct horse battery"}
     )
@@ -170,7 +172,7 @@ def test_scanner_cannot_register_walk_ins_but_an_organiser_can(client, scanner, 
     body = {"participant_id": amina.id, "session_id": session(forum, "Opening session").id}
     assert scanner.post("/api/v1/walkins", json=body).status_code == 403
 
-    create_staff("org@example.org", Role.ORGANISER, "organiser password")
+    create_staff("org@example.org", Role.ORGANISER, "organiser password", events=[forum])
     scanner.post("/staff/logout")
     client.post("/staff/login", data={"email": "org@example.org", "password": "organiser password"})
     answer = client.post("/api/v1/walkins", json={**body, "gate": "Desk"}).get_json()
@@ -252,7 +254,7 @@ def test_cookie_callers_need_the_csrf_token(make_app, make_event):
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         event = make_event()
-        create_staff("door@example.org", Role.SCANNER, "correct horse battery")
+        create_staff("door@example.org", Role.SCANNER, "correct horse battery", events=[event])
         client = app.test_client()
         page = client.get("/staff/login").text
         token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
@@ -345,7 +347,7 @@ def test_online_join_link_records_attendance_and_opens_the_stream(client, forum)
     assert channels == [("online", "ok"), ("online", "already_checked_in")]
 
     # Online attendance does not count as being in the hall: the door still says ok.
-    create_staff("door@example.org", Role.SCANNER, "correct horse battery")
+    create_staff("door@example.org", Role.SCANNER, "correct horse battery", events=[forum])
     client.post(
         "/staff/login", data={"email": "door@example.org", "password": "correct horse battery"}
     )

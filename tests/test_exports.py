@@ -99,8 +99,8 @@ def forum(app, make_event):
 
 
 @pytest.fixture
-def organiser(client):
-    create_staff("boss@example.org", Role.ORGANISER, "correct horse battery")
+def organiser(client, forum):
+    create_staff("boss@example.org", Role.ORGANISER, "correct horse battery", events=[forum])
     response = client.post(
         "/staff/login", data={"email": "boss@example.org", "password": "correct horse battery"}
     )
@@ -380,7 +380,7 @@ def test_scanners_are_refused_and_strangers_sent_to_sign_in(app, client, forum):
     assert response.status_code == 302
     assert "/staff/login" in response.headers["Location"]
 
-    create_staff("door@example.org", Role.SCANNER, "correct horse battery")
+    create_staff("door@example.org", Role.SCANNER, "correct horse battery", events=[forum])
     client.post(
         "/staff/login", data={"email": "door@example.org", "password": "correct horse battery"}
     )

@@ -145,18 +145,18 @@ def test_arrivals_per_five_minutes(forum):
 
 def test_dashboard_data_is_for_organisers_only(client, forum):
     assert client.get(f"/e/{forum.slug}/dashboard/data").status_code == 302
-    create_staff("door@example.org", Role.SCANNER, "scanner password")
+    create_staff("door@example.org", Role.SCANNER, "scanner password", events=[forum])
     client.post("/staff/login", data={"email": "door@example.org", "password": "scanner password"})
     assert client.get(f"/e/{forum.slug}/dashboard/data").status_code == 403
     client.post("/staff/logout")
-    create_staff("org@example.org", Role.ORGANISER, "organiser password")
+    create_staff("org@example.org", Role.ORGANISER, "organiser password", events=[forum])
     client.post("/staff/login", data={"email": "org@example.org", "password": "organiser password"})
     data = client.get(f"/e/{forum.slug}/dashboard/data?country=AZ").get_json()
     assert data["totals"]["registered"] == 2 and data["totals"]["checked_in"] == 1
 
 
 def test_organisation_merge_pages(client, forum):
-    create_staff("org@example.org", Role.ORGANISER, "organiser password")
+    create_staff("org@example.org", Role.ORGANISER, "organiser password", events=[forum])
     client.post("/staff/login", data={"email": "org@example.org", "password": "organiser password"})
     page = client.get(f"/e/{forum.slug}/organisations").text
     assert "Suggested merges" in page and "U.N.D.P." in page

@@ -17,7 +17,9 @@ def load_staff(user_id: str) -> StaffUser | None:
 
 
 def role_required(role: Role):
-    """Pages for staff with at least ``role``: others are sent to sign in, or refused (403)."""
+    """Pages for staff with at least ``role``: others are sent to sign in, or refused (403).
+    On a page of one event (a ``slug`` in the URL) the staff member must also work on that event;
+    an unknown event is a 404 for everyone."""
 
     def decorator(view):
         @wraps(view)
@@ -26,6 +28,12 @@ def role_required(role: Role):
                 return login_manager.unauthorized()
             if not current_user.has_role(role):
                 abort(403)
+            if "slug" in kwargs:
+                event = db.session.scalar(select(Event).where(Event.slug == kwargs["slug"]))
+                if event is None:
+                    abort(404)
+                if not current_user.can_access(event):
+                    abort(403)
             return view(*args, **kwargs)
 
         return wrapped
@@ -49,7 +57,7 @@ class Actor:
     def may_use(self, event: Event, role: Role = Role.SCANNER) -> bool:
         if self.device is not None:
             return self.device.event_id == event.id and role == Role.SCANNER
-        return self.staff.has_role(role)
+        return self.staff.has_role(role) and self.staff.can_access(event)
 
 
 def api_actor() -> Actor:

@@ -1,11 +1,12 @@
 """Staff accounts: signing in, creating accounts."""
 
 import secrets
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Role, StaffUser
+from ..models import Event, Role, StaffUser
 
 
 def find_staff(email: str) -> StaffUser | None:
@@ -20,13 +21,17 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     return staff
 
 
-def create_staff(email: str, role: Role, password: str, name: str = "") -> StaffUser:
-    """Create an account, or update the role and password of an existing one."""
+def create_staff(
+    email: str, role: Role, password: str, name: str = "", events: Iterable[Event] = ()
+) -> StaffUser:
+    """Create an account, or update the role and password of an existing one; ``events`` are
+    added to the events it works on (admins work on every event anyway)."""
     staff = find_staff(email) or StaffUser(email=email)
     staff.name = name or staff.name or email.split("@")[0]
     staff.role = Role(role)
     staff.active = True
     staff.set_password(password)
+    staff.events.extend(e for e in events if e not in staff.events)
     db.session.add(staff)
     db.session.commit()
     return staff

@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from ..extensions import db, login_manager
@@ -53,4 +53,6 @@ def logout():
 @role_required(Role.SCANNER)
 def home():
     events = db.session.scalars(select(Event).order_by(Event.registration_closes_at, Event.id))
-    return render_template("auth/home.html", events=list(events))
+    return render_template(
+        "auth/home.html", events=[e for e in events if current_user.can_access(e)]
+    )

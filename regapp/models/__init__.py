@@ -1,5 +1,6 @@
 """The data model, one module per aggregate."""
 
+from .audit import AuditEntry
 from .checkins import Channel, CheckIn, Verdict
 from .events import Event, EventSession, SessionKind
 from .organisations import OrganisationAlias, OrganisationMerge, organisation_key
@@ -12,9 +13,10 @@ from .participants import (
     Registration,
     RegistrationStatus,
 )
-from .staff import DeviceToken, Role, StaffUser, hash_token
+from .staff import DeviceToken, Role, StaffUser, hash_token, staff_events
 
 __all__ = [
+    "AuditEntry",
     "CATEGORIES",
     "AccessCode",
     "Channel",
@@ -24,6 +26,7 @@ __all__ = [
     "StaffUser",
     "Verdict",
     "hash_token",
+    "staff_events",
     "CodeStatus",
     "Event",
     "EventSession",

@@ -39,6 +39,11 @@ class Event(db.Model):
     #: Registration window; ``None`` leaves that side open.
     registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Days after the event's last session ends when personal data is erased (``flask
+    #: purge-expired``); ``None`` keeps it until an organiser erases it.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    #: An archived event leaves the public list and takes no registrations; its data stays.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sessions: Mapped[list[EventSession]] = relationship(

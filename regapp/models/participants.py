@@ -52,6 +52,9 @@ class Participant(db.Model):
     #: a third secret, so a forwarded join link neither admits at the door nor edits anything.
     join_token: Mapped[str] = mapped_column(String(64), default=new_manage_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the personal data was erased (on request or after the event's retention period);
+    #: the row stays so that aggregate counts do not change.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship()
     registrations: Mapped[list[Registration]] = relationship(

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,14 @@ class Role(enum.StrEnum):
 
 _RANK = {Role.SCANNER: 1, Role.ORGANISER: 2, Role.ADMIN: 3}
 
+#: The events an organiser or scanner works on; admins work on every event.
+staff_events = Table(
+    "staff_events",
+    db.metadata,
+    Column("staff_user_id", ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
 
 class StaffUser(UserMixin, db.Model):
     __tablename__ = "staff_users"
@@ -37,7 +45,12 @@ class StaffUser(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default=Role.SCANNER)
     #: A disabled account cannot sign in, and its open sessions stop working.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Failed sign-ins since the last success; enough of them lock the account for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    events: Mapped[list[Event]] = relationship(secondary=staff_events, order_by=Event.id)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -48,6 +61,10 @@ class StaffUser(UserMixin, db.Model):
     def has_role(self, role: Role) -> bool:
         """True for this role and every role above it."""
         return _RANK[Role(self.role)] >= _RANK[role]
+
+    def can_access(self, event: Event) -> bool:
+        """Admins work on every event; organisers and scanners on the events assigned to them."""
+        return self.has_role(Role.ADMIN) or any(e.id == event.id for e in self.events)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

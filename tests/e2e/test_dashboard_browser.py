@@ -70,9 +70,9 @@ def _move_opening_to_now(event: Event):
     return opening
 
 
-def _add_staff() -> None:
+def _add_staff(event: Event) -> None:
     for email, name, role in (SCANNER, ORGANISER):
-        staff = StaffUser(email=email, name=name, role=role)
+        staff = StaffUser(email=email, name=name, role=role, events=[event])
         staff.set_password(PASSWORD)
         db.session.add(staff)
 
@@ -99,7 +99,7 @@ def forum(live_server: str, make_app) -> Forum:
         opening = _move_opening_to_now(event)
         panel = next(s for s in event.sessions if s.title == PANEL_1)
         people = [_person(event, n, [opening, panel]) for n in range(3)]
-        _add_staff()
+        _add_staff(event)
         db.session.commit()
         forum = Forum(opening.id, len(people), people[0].active_code.code)
         db.session.remove()
@@ -131,7 +131,7 @@ def busy_forum(live_server: str, make_app) -> Forum:
             at = start + timedelta(minutes=60 * (n / 58) ** 0.6)  # more of them near the start
             scan = Scan(session=opening, participant_id=person.id, channel=channel, gate="North")
             assert record_scan(scan, now=at).verdict == "ok"
-        _add_staff()
+        _add_staff(event)
         db.session.commit()
         forum = Forum(opening.id, len(people), people[-1].active_code.code)
         db.session.remove()

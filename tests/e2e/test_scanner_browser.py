@@ -109,7 +109,7 @@ def forum(live_server: str, make_app) -> Forum:
         opening.starts_at = now - timedelta(minutes=10)
         opening.ends_at = now + timedelta(minutes=80)
         for email, name, role in (SCANNER, ORGANISER):
-            staff = StaffUser(email=email, name=name, role=role)
+            staff = StaffUser(email=email, name=name, role=role, events=[event])
             staff.set_password(PASSWORD)
             db.session.add(staff)
         db.session.commit()

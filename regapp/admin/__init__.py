@@ -1,0 +1,1 @@
+"""Organiser administration: events, sessions, staff, devices, the audit log."""

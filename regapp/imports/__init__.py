@@ -1,0 +1,1 @@
+"""Importing invited participants from CSV: preview, then an idempotent import."""

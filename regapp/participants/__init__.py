@@ -1,0 +1,1 @@
+"""Organisers manage participants: list, detail, privacy export and erasure, badges."""
