@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := regapp
 
-.PHONY: run test lint format clean bench
+.PHONY: run serve test lint format clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ run: $(VENV)/.installed
 	@echo ""
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# Production: gunicorn (regapp/gunicorn_conf.py; REGAPP_WORKERS, REGAPP_THREADS, HOST, PORT) on
+# REGAPP_DATABASE_URL (the SQLite file by default), after bringing its schema up to date.
+serve: $(VENV)/.installed
+	$(BIN)/flask db upgrade
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config regapp/gunicorn_conf.py
+
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
@@ -34,8 +40,17 @@ test: $(VENV)/.installed
 BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench
 BENCH_ARGS ?=
 
+# The load benchmark (gunicorn, registrations and check-ins, about 4 minutes) drops and remakes
+# the schema of its own PostgreSQL database, and counts rate limits in Redis as production does.
+# BENCH_LOAD_ARGS=--quick for a one-minute run.
+BENCH_LOAD_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench_load
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
+BENCH_LOAD_ARGS ?=
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_tickets.py
+	$(BIN)/python bench/bench_load.py --database-url $(BENCH_LOAD_DATABASE_URL) \
+		--redis-url $(BENCH_REDIS_URL) $(BENCH_LOAD_ARGS)
 	$(BIN)/python bench/bench_reports.py --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed

@@ -6,7 +6,8 @@ from pathlib import Path
 from flask import Flask
 
 from .config import DefaultConfig, instance_secret_key
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import csrf, db, init_limiter, login_manager, migrate
+from .inputs import RowIdConverter
 from .models.types import render_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.from_object(DefaultConfig)
     app.config.from_prefixed_env(prefix="REGAPP")
     if config:
@@ -47,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
         render_item=render_item,
     )
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     login_manager.init_app(app)
     with app.app_context():
         install_engine_hooks(app, db.engine)
@@ -60,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_commands
     from .errors import register_error_handlers
     from .events.views import bp as events_bp
+    from .health import bp as health_bp
     from .imports.views import bp as imports_bp
     from .mail.outbox import init_outbox_worker
     from .participants.views import bp as participants_bp
@@ -78,6 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(participants_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(health_bp)
     register_error_handlers(app)
     register_web_helpers(app)
     register_commands(app)

@@ -6,11 +6,14 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from . import backup
 from .auth.services import create_staff, new_password
 from .demo import load_demo
 from .extensions import db
+from .imports.cli import import_participants
 from .mail import outbox
 from .models import DeviceToken, Event, Role
+from .models.types import utcnow
 
 
 def register_commands(app: Flask) -> None:
@@ -124,6 +127,56 @@ def register_commands(app: Flask) -> None:
         """Send every message that is due now."""
         result = outbox.deliver_due(limit=1000)
         click.echo(f"sent: {result['sent']}  failed: {result['failed']}")
+
+    app.cli.add_command(import_participants)
+
+    @app.cli.command("purge-expired")
+    def purge_expired_command() -> None:
+        """Erase the personal data of every participant of the events whose retention period
+        (days after their last session ended) has passed. Safe to run again, e.g. daily."""
+        from .participants.services import purge_expired
+
+        results = purge_expired()
+        for r in results:
+            if r.due_at is None:
+                click.echo(f"{r.event.slug}: no sessions, so no end to count the retention from.")
+            elif r.erased:
+                click.echo(
+                    f"{r.event.slug}: erased {r.erased} participant{'s' if r.erased != 1 else ''} "
+                    f"(retention {r.event.retention_days} days after {r.ended_at:%Y-%m-%d}; "
+                    f"due {r.due_at:%Y-%m-%d})."
+                )
+            elif r.due_at <= utcnow():
+                click.echo(f"{r.event.slug}: nothing left to erase (due {r.due_at:%Y-%m-%d}).")
+            else:
+                click.echo(f"{r.event.slug}: keeps personal data until {r.due_at:%Y-%m-%d}.")
+        total = sum(r.erased for r in results)
+        click.echo(
+            f"Erased {total} participant{'s' if total != 1 else ''} in all; "
+            f"{len(results)} event{'s' if len(results) != 1 else ''} with a retention period."
+        )
+
+    @app.cli.command("backup")
+    @click.argument("dest", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    def backup_command(dest: Path | None) -> None:
+        """A consistent copy of the live database into DEST.
+
+        SQLite: the online backup API, while the app keeps serving (default
+        instance/backups/regapp-<UTC time>.sqlite3). PostgreSQL: pg_dump in its custom format,
+        for pg_restore (default instance/backups/regapp-<UTC time>.dump)."""
+        url = db.engine.url
+        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+        folder = Path(current_app.instance_path) / "backups"
+        try:
+            if url.get_backend_name() == "sqlite":
+                dest = dest or folder / f"regapp-{stamp}.sqlite3"
+                backup.backup_sqlite(Path(url.database), dest)
+            else:
+                dest = dest or folder / f"regapp-{stamp}.dump"
+                backup.backup_postgresql(url, dest)
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Backup written to {dest} ({dest.stat().st_size / 1e6:.1f} MB).")
 
 
 def _event(slug: str, param_hint: str) -> Event:

@@ -9,8 +9,10 @@ lets a writer wait its turn. On PostgreSQL the services take row locks instead
 (``SELECT ... FOR NO KEY UPDATE``).
 """
 
+import sqlite3
+
 from flask import Flask, current_app
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 
 from .extensions import db
 
@@ -20,10 +22,15 @@ def begin_write() -> None:
 
     What the request read so far (read-only, nothing pending) is let go and will be read again
     inside the new transaction, which on SQLite holds the write lock from its first statement.
+    (PostgreSQL reads what is committed at every statement, so there the transaction goes on
+    and only the objects read are expired: a round trip fewer, and no second pool checkout.)
     """
     session = db.session()  # the request's Session behind the scoped proxy
     assert not (session.new or session.dirty or session.deleted), "begin_write after changes"
     if session.in_transaction():
+        if session.get_bind().dialect.name == "postgresql":
+            session.expire_all()
+            return
         session.rollback()
     immediate = current_app.config["SEAT_LOCKING"]
     session.connection(execution_options={"sqlite_immediate": immediate})
@@ -34,13 +41,69 @@ def is_sqlite(url: str) -> bool:
 
 
 def configure_engine_options(app: Flask) -> None:
-    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-    if is_sqlite(app.config["SQLALCHEMY_DATABASE_URI"]):
-        connect_args = options.setdefault("connect_args", {})
-        connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])
+    """Bound every wait on the database, so that a locked or unreachable database costs a
+    request a few seconds and a 503 (see :func:`is_unavailable`), never a hung worker."""
+    config = app.config
+    options = config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    options.setdefault("pool_timeout", config["DATABASE_POOL_TIMEOUT"])
+    connect_args = options.setdefault("connect_args", {})
+    if is_sqlite(config["SQLALCHEMY_DATABASE_URI"]):
+        connect_args.setdefault("timeout", config["DATABASE_LOCK_TIMEOUT"])
         connect_args.setdefault("check_same_thread", False)
-    else:
-        options.setdefault("pool_pre_ping", True)
+        return
+    # A connection that died while idle in the pool (server restarted, network cut) is
+    # replaced on checkout, so the app recovers by itself when the database is back.
+    options.setdefault("pool_pre_ping", True)
+    milliseconds = {
+        "lock_timeout": int(config["DATABASE_LOCK_TIMEOUT"] * 1000),
+        "statement_timeout": int(config["DATABASE_STATEMENT_TIMEOUT"] * 1000),
+    }
+    connect_args.setdefault("options", " ".join(f"-c {k}={v}" for k, v in milliseconds.items()))
+    connect_args.setdefault("connect_timeout", max(1, int(config["DATABASE_CONNECT_TIMEOUT"])))
+    # A server that goes silent mid-query (no reset: a cut network) is noticed by TCP
+    # keepalives after about 20 s, instead of after the kernel's retransmissions (~15 min).
+    connect_args.setdefault("keepalives_idle", 10)
+    connect_args.setdefault("keepalives_interval", 3)
+    connect_args.setdefault("keepalives_count", 3)
+
+
+#: SQLite result codes (the low byte of ``sqlite_errorcode``) that mean "not now": the
+#: database is locked (BUSY, LOCKED), cannot be opened or read (CANTOPEN, IOERR) or is full.
+_SQLITE_UNAVAILABLE = {5, 6, 10, 13, 14}
+#: PostgreSQL SQLSTATE classes and codes that mean the same: connection exceptions (08),
+#: insufficient resources (53: too many connections, disk full), operator intervention (57:
+#: statement_timeout, server shutting down), lock_timeout (55P03), deadlock (40P01).
+_POSTGRES_UNAVAILABLE_CLASSES = {"08", "53", "57"}
+_POSTGRES_UNAVAILABLE_CODES = {"55P03", "40P01"}
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means "the database cannot serve this now, try again soon"
+    (locked, timed out, unreachable), as opposed to a bug such as a missing table."""
+    if isinstance(error, exc.TimeoutError):  # no free connection in the pool in time
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        code = getattr(original, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg raises OperationalError without a SQLSTATE when the server cannot be
+        # reached or the connection broke.
+        return isinstance(error, exc.OperationalError)
+    return sqlstate[:2] in _POSTGRES_UNAVAILABLE_CLASSES or sqlstate in _POSTGRES_UNAVAILABLE_CODES
+
+
+def describe(error: BaseException) -> str:
+    """A short name for a database error that is safe to log: never the statement's
+    parameters (they hold personal data), only the kind of failure."""
+    original = getattr(error, "orig", None) or error
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    return f"{type(original).__name__}{f' ({code})' if code else ''}"
 
 
 def install_engine_hooks(app: Flask, engine: Engine) -> None:

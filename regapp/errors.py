@@ -1,8 +1,18 @@
 """Error pages: every refusal gets a clear page, never a bare 500."""
 
-from flask import Flask, render_template
+import contextlib
+
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+
+from .database import describe, is_unavailable
+from .extensions import db
+
+#: Seconds after which a visitor refused for a busy or unreachable database may try again.
+RETRY_AFTER = 5
+UNAVAILABLE = "The service is very busy or briefly unreachable. Nothing was saved."
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Go back and try again."),
@@ -28,3 +38,26 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         title, message = MESSAGES.get(error.code, (error.name, error.description))
         return render_template("error.html", title=title, message=message), error.code
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(error: SQLAlchemyError):
+        """A locked, overloaded or unreachable database is answered with 503 and Retry-After
+        (the transaction rolled back, nothing written); any other database error is a bug."""
+        with contextlib.suppress(SQLAlchemyError):  # a dead connection: the pool replaces it
+            db.session.rollback()
+        if not is_unavailable(error):
+            raise error
+        # The endpoint, not the path: paths such as /manage/<token> carry secrets.
+        current_app.logger.warning(
+            "Database unavailable (%s): %s", request.endpoint, describe(error)
+        )
+        headers = {"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"}
+        if _wants_json():
+            body = {"status": "error", "code": "unavailable", "message": UNAVAILABLE}
+            return jsonify(body), 503, headers
+        # A page of its own: error.html would ask the database who is signed in.
+        return render_template("unavailable.html", message=UNAVAILABLE), 503, headers
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")

@@ -1,11 +1,13 @@
-"""What every page shares: template filters and security headers."""
+"""What every page shares: template filters, security headers, cookie and proxy settings."""
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import countries
 from .models import CATEGORIES
 from .tickets.codes import grouped
 
+#: No inline scripts or styles anywhere: JavaScript and CSS come from static/ only.
 CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
@@ -17,6 +19,14 @@ def register_web_helpers(app: Flask) -> None:
     app.add_template_filter(grouped, "grouped_code")
     app.add_template_filter(lambda c: CATEGORIES.get(c, c), "category_name")
 
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
+    if app.config["PROXY_FIX"]:
+        # Trust X-Forwarded-For/-Proto from this many proxies, and nothing else: a client that
+        # talks to us directly could otherwise claim any address (and escape the rate limits).
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -24,4 +34,8 @@ def register_web_helpers(app: Flask) -> None:
         # Private links (manage pages) must not leak to other sites through the Referer header.
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure and app.config["HSTS_SECONDS"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={int(app.config['HSTS_SECONDS'])}"
+            )
         return response

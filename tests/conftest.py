@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import g, request_started
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
@@ -90,12 +91,20 @@ def make_app(migrated_database):
 
     def factory(**overrides):
         app = create_app(make_config(migrated_database, **overrides))
+        # The ``app`` fixture's context outlives requests, and Flask-Login caches the signed-in
+        # user in its ``g``: forget it when a request starts, so that each request loads its
+        # own user from its cookie, as it does in production (two clients never mix).
+        request_started.connect(_forget_the_previous_user, app)
         apps.append(app)
         return app
 
     yield factory
     for app in apps:
         wipe(app)
+
+
+def _forget_the_previous_user(sender, **extra) -> None:
+    g.pop("_login_user", None)
 
 
 @pytest.fixture

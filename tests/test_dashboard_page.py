@@ -16,6 +16,7 @@ from regapp.checkin.services import Scan, record_scan
 from regapp.extensions import db
 from regapp.models import Channel, Event, Role
 from regapp.registration.services import ParticipantDetails, register
+from regapp.reports import services
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: The start of a 5-minute slot of the arrivals chart, 15 to 20 minutes ago.
@@ -368,3 +369,16 @@ def test_anonymous_is_sent_to_sign_in(client, forum):
         assert response.status_code == 302
         location = urlsplit(response.headers["Location"])
         assert location.path == "/staff/login"
+
+
+def test_a_long_organisation_list_says_the_export_has_the_rest(organiser, forum, monkeypatch):
+    monkeypatch.setattr(services, "TOP_ORGANISATIONS", 2)
+    services.forget_answers()  # counted with the usual top before
+    page = open_dashboard(organiser)
+    assert len(page.rows("organisations-body")) == 2
+    summary = page.by_id("organisations-more-summary").clean()
+    assert summary == "Show the top 2 of 3 organisations"
+    assert "3 organisations printed" in page.by_id("organisations-print-note").clean()
+    embedded = json.loads(page.by_id("dashboard-data").text)
+    assert embedded["organisations"]["count"] == 3
+    assert len(embedded["organisation-matrix"]["rows"]) == 2

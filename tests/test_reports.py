@@ -4,11 +4,15 @@ organisation, from the check-in log, with merged organisation spellings."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
 
 from regapp.auth.services import create_staff
 from regapp.checkin.services import Scan, annul, record_scan
-from regapp.models import Channel, Role
-from regapp.registration.services import ParticipantDetails, register
+from regapp.extensions import db
+from regapp.models import Channel, CheckIn, Participant, Role
+from regapp.participants.services import update_details
+from regapp.registration.services import ParticipantDetails, cancel_participation, register
 from regapp.reports import merges, services
 from regapp.reports.services import ReportFilter
 
@@ -172,3 +176,125 @@ def test_organisation_merge_pages(client, forum):
         follow_redirects=True,
     )
     assert "Give the name to report them under" in response.text
+
+
+def sign_in_organiser(client, event) -> None:
+    create_staff("org@example.org", Role.ORGANISER, "organiser password", events=[event])
+    response = client.post(
+        "/staff/login", data={"email": "org@example.org", "password": "organiser password"}
+    )
+    assert response.status_code == 303
+
+
+def counting_statements(client, url: str) -> int:
+    """How many statements counting people (GROUP BY) answering ``url`` runs."""
+    seen = []
+
+    def record(_connection, _cursor, statement, *_):
+        if "GROUP BY" in statement:
+            seen.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def test_each_panel_has_its_own_live_endpoint(client, forum):
+    sign_in_organiser(client, forum)
+    everything = client.get(f"/e/{forum.slug}/dashboard/data?country=KZ").get_json()
+    for name in services.PANELS:
+        answer = client.get(f"/e/{forum.slug}/dashboard/data/{name}?country=KZ").get_json()
+        assert answer["panel"] == name and answer["as_of"] and answer["as_of_label"]
+        assert answer["data"] == everything[name]
+    assert client.get(f"/e/{forum.slug}/dashboard/data/nothing").status_code == 404
+
+
+def test_the_live_dashboard_sends_the_top_organisations_and_says_how_many(client, forum):
+    sign_in_organiser(client, forum)
+    original = services.TOP_ORGANISATIONS
+    services.TOP_ORGANISATIONS = 2
+    services.forget_answers()  # counted with the usual top before
+    try:
+        data = client.get(f"/e/{forum.slug}/dashboard/data/organisations").get_json()["data"]
+        grid = client.get(f"/e/{forum.slug}/dashboard/data/organisation-matrix").get_json()
+    finally:
+        services.TOP_ORGANISATIONS = original
+    assert data["count"] == 5 and len(data["rows"]) == 2  # the exports have all five
+    assert [r["name"] for r in data["rows"]] == ["(no organisation)", "ASAN Service"]  # 1 each
+    assert grid["data"]["count"] == 5 and len(grid["data"]["rows"]) == 2
+
+
+def test_kept_answers_give_way_to_every_change_at_once(client, forum):
+    """The dashboard keeps each panel's answer while nothing changes (an organiser's screen
+    polls every 10 seconds), and counts again as soon as anything it counts has changed: a scan,
+    an undo, a registration change, an organiser's change to a participant, an organisation
+    merge and its undo, each show in the very next answer."""
+    sign_in_organiser(client, forum)
+    opening, panel = forum.sessions
+    base = f"/e/{forum.slug}/dashboard/data"
+
+    def live(name: str):
+        response = client.get(f"{base}/{name}")
+        assert response.status_code == 200
+        return response.get_json()["data"]
+
+    assert live("totals")["checked_in"] == 3
+    assert counting_statements(client, f"{base}/totals") == 0  # kept: nothing changed
+    assert counting_statements(client, f"{base}/totals?country=KZ") > 0  # another filter
+
+    emma = db.session.scalar(select(Participant).where(Participant.email == "e@x.org"))
+    scan = record_scan(Scan(session=opening, participant_id=emma.id))
+    assert live("totals")["checked_in"] == 4  # a scan
+    assert live("sessions")[0]["checked_in"] == 4
+    annul(scan.entry, "wrong person", None)
+    assert live("totals")["checked_in"] == 3  # an undo
+
+    assert live("totals")["registered"] == 5
+    cancel_participation(emma)
+    assert live("totals")["registered"] == 4  # a registration change
+    assert {r["key"] for r in live("countries")["rows"]} == {"KZ", "AZ"}
+
+    chen = db.session.scalar(select(Participant).where(Participant.email == "c@x.org"))
+    update_details(chen, ParticipantDetails("C", "c@x.org", "CN", "ASAN Service", "", "media"))
+    assert {r["key"] for r in live("countries")["rows"]} == {"KZ", "AZ", "CN"}  # a new country
+
+    assert live("totals")["organisations"] == 4  # UNDP, U.N.D.P., ASAN Service, asan service
+    done = merges.merge(forum, "ASAN Service", ["asan service"])
+    assert live("totals")["organisations"] == 3  # a merge
+    assert live("organisations")["rows"][0] == {
+        "key": "ASAN Service",
+        "name": "ASAN Service",
+        "registered": 2,
+        "checked_in": 1,
+        "attendance_rate": 0.5,
+    }
+    merges.undo(forum, done.id)
+    assert live("totals")["organisations"] == 4  # and its undo
+
+
+def test_a_check_in_undone_then_made_again_counts_once(forum):
+    opening = forum.sessions[0]
+    amina = db.session.scalar(select(Participant).where(Participant.email == "a@x.org"))
+    first = db.session.scalar(
+        select(CheckIn).where(
+            CheckIn.participant_id == amina.id,
+            CheckIn.session_id == opening.id,
+            CheckIn.verdict == "ok",
+        )
+    )
+    annul(first, "scanned too early", None)
+    everyone = ReportFilter()
+    assert services.totals(forum, everyone)["checked_in"] == 3  # still at the panel
+    assert services.sessions_table(forum, everyone)[0]["checked_in"] == 2
+    again = record_scan(Scan(session=opening, participant_id=amina.id))
+    assert again.verdict == "ok"
+    assert services.sessions_table(forum, everyone)[0]["checked_in"] == 3
+    assert services.totals(forum, everyone)["in_person"] == 2  # a and c, once each
+    assert sum(s["in_person"] for s in services.arrivals(forum, everyone)) == 3
+    kz = {r["key"]: r for r in services.breakdown(forum, everyone, "country")}["KZ"]
+    assert kz["checked_in"] == 2
+    grid = services.matrix(forum, ReportFilter(country="KZ"), "country")["rows"][0]["cells"]
+    assert grid[str(opening.id)] == {"registered": 2, "checked_in": 2}

@@ -5,7 +5,7 @@ from functools import wraps
 
 from flask import abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..extensions import csrf, db, login_manager
 from ..models import DeviceToken, Event, Role, StaffUser, hash_token
@@ -13,7 +13,10 @@ from ..models import DeviceToken, Event, Role, StaffUser, hash_token
 
 @login_manager.user_loader
 def load_staff(user_id: str) -> StaffUser | None:
-    return db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+    """The signed-in staff member; ``None`` for a disabled account, whose open sessions thereby
+    stop working at once (Flask-Login checks ``is_active`` only when signing in)."""
+    staff = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
+    return staff if staff is not None and staff.active else None
 
 
 def role_required(role: Role):
@@ -48,11 +51,21 @@ class ApiAuthError(Exception):
 
 
 @dataclass(frozen=True)
+class Device:
+    """A scanning device (a valid :class:`DeviceToken`) as an API call needs it: three columns
+    read at every scan, cheaper than loading the whole ORM object."""
+
+    id: int
+    event_id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who is calling the API: a signed-in staff member, or a scanning device."""
 
     staff: StaffUser | None = None
-    device: DeviceToken | None = None
+    device: Device | None = None
 
     def may_use(self, event: Event, role: Role = Role.SCANNER) -> bool:
         if self.device is not None:
@@ -60,17 +73,22 @@ class Actor:
         return self.staff.has_role(role) and self.staff.can_access(event)
 
 
+#: Built once: every scan runs it, and building a statement costs more than running it.
+_VALID_DEVICE_BY_HASH = select(DeviceToken.id, DeviceToken.event_id, DeviceToken.name).where(
+    DeviceToken.token_hash == bindparam("hash"), DeviceToken.revoked_at.is_(None)
+)
+
+
 def api_actor() -> Actor:
     """The caller of an API request: a device's bearer token, or the staff session cookie with
     its CSRF token. Raises :class:`ApiAuthError` (401) when neither is valid."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        device = db.session.scalar(
-            select(DeviceToken).where(DeviceToken.token_hash == hash_token(header[7:].strip()))
-        )
-        if device is None or not device.is_valid:
+        token_hash = hash_token(header[7:].strip())
+        found = db.session.connection().execute(_VALID_DEVICE_BY_HASH, {"hash": token_hash})
+        if (row := found.first()) is None:
             raise ApiAuthError(401, "unauthenticated", "This device token is unknown or revoked.")
-        return Actor(device=device)
+        return Actor(device=Device(*row))
     if current_user.is_authenticated:
         if current_app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()  # cookie-authenticated calls must prove they come from our own pages

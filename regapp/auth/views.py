@@ -1,12 +1,22 @@
 """Staff sign-in and sign-out, and the staff home page."""
 
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from ..extensions import db, login_manager
+from ..extensions import db, limiter, login_manager
 from ..models import Event, Role
 from . import services
 from .access import role_required
@@ -16,6 +26,30 @@ bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to continue."
+
+#: Requests that pages make by themselves (live counters and charts): they are not activity,
+#: so a screen left open does not keep a staff session alive for ever.
+AUTOMATIC_REFRESHES = frozenset({"api.counts", "reports.dashboard_data", "static"})
+
+
+def _mark_active() -> None:
+    session["seen_at"] = int(time.time())
+
+
+@bp.before_app_request
+def sign_out_idle_staff():
+    """A staff member idle longer than ``STAFF_IDLE_MINUTES`` is signed out (the request goes on
+    as anyone's, so a staff page then asks to sign in)."""
+    if "_user_id" not in session:
+        return
+    minutes = current_app.config["STAFF_IDLE_MINUTES"]
+    seen_at = session.get("seen_at")
+    if not isinstance(seen_at, int) or time.time() - seen_at > minutes * 60:
+        logout_user()
+        session.pop("seen_at", None)
+        flash(f"You were signed out after {minutes} minutes without activity.", "warning")
+    elif request.endpoint not in AUTOMATIC_REFRESHES:
+        _mark_active()
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -29,14 +63,16 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/staff/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT"], methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
         staff = services.authenticate(form.email.data, form.password.data)
         if staff is None:
-            form.password.errors.append("Wrong email or password.")
+            form.password.errors.append(services.login_refused_message())
         else:
-            login_user(staff)
+            login_user(staff, remember=False)  # no long-lived cookie: sessions end when idle
+            _mark_active()
             return redirect(_safe_next(request.args.get("next")) or url_for(".home"), 303)
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)
 

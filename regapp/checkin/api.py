@@ -4,6 +4,8 @@ Every answer is JSON: 200 with a ``status`` for every verdict, 401 or 403 for wh
 422 with ``errors`` for malformed input.
 """
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -11,9 +13,10 @@ from werkzeug.exceptions import HTTPException
 from .. import countries
 from ..auth.access import Actor, ApiAuthError, api_actor
 from ..extensions import csrf
+from ..inputs import has_control_characters, is_row_id
 from ..models import Role, Verdict
 from ..registration.services import RegistrationError, add_walk_in
-from . import services
+from . import services, throttle
 from .services import Scan, ScanResult
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -60,8 +63,8 @@ def _int(body: dict, name: str, required: bool = True) -> int | None:
     value = body.get(name)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid({name: "Must be a whole number."})
+    if not is_row_id(value):
+        raise Invalid({name: "Must be a whole number from 1 to 2147483647."})
     return value
 
 
@@ -71,6 +74,8 @@ def _text(body: dict, name: str, max_length: int, required: bool = False) -> str
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise Invalid({name: f"Must be text of 1 to {max_length} characters."})
+    if has_control_characters(value):
+        raise Invalid({name: "Must not contain control characters."})
     return value.strip()
 
 
@@ -83,30 +88,31 @@ def _session_for(actor: Actor, session_id: int, role: Role = Role.SCANNER):
     return session
 
 
-def _scan_json(result: ScanResult, session) -> dict:
-    entry, event = result.entry, session.event
-    participant = entry.participant if entry.verdict != Verdict.UNKNOWN_CODE else None
+def _scan_json(result: ScanResult, session_id: int, zone: ZoneInfo) -> dict:
+    """The answer to a scan, from the result alone (its ORM objects were expired by the commit,
+    and reading them again would cost queries)."""
+    person = result.person
     answer = {
-        "status": entry.verdict,
-        "message": entry.message,
-        "checkin_id": entry.id,
-        "channel": entry.channel,
-        "participant": participant
+        "status": result.verdict,
+        "message": result.message,
+        "checkin_id": result.checkin_id,
+        "channel": result.channel,
+        "participant": person
         and {
-            "id": participant.id,
-            "name": participant.full_name,
-            "organisation": participant.organisation,
-            "country": participant.country,
-            "country_name": countries.name(participant.country),
-            "category": participant.category,
+            "id": person.id,
+            "name": person.full_name,
+            "organisation": person.organisation,
+            "country": person.country,
+            "country_name": countries.name(person.country),
+            "category": person.category,
         },
-        "counts": services.session_counts(session),
+        "counts": services.session_counts(session_id),
     }
     if result.earlier is not None:
         answer["checked_in_at"] = result.earlier.created_at.isoformat()
-        answer["checked_in_at_local"] = f"{event.local(result.earlier.created_at):%H:%M}"
+        answer["checked_in_at_local"] = f"{result.earlier.created_at.astimezone(zone):%H:%M}"
         answer["gate"] = result.earlier.gate
-    if entry.verdict in (Verdict.NOT_REGISTERED, Verdict.CANCELLED):
+    if result.verdict in (Verdict.NOT_REGISTERED, Verdict.CANCELLED):
         answer["sessions"] = [
             {"id": r.session_id, "title": r.session.title, "status": r.status} for r in result.held
         ]
@@ -134,7 +140,12 @@ def _scan_from(body: dict, actor: Actor, role: Role = Role.SCANNER) -> Scan:
 def create_checkin():
     actor = api_actor()
     scan = _scan_from(_body(), actor)
-    return jsonify(_scan_json(services.record_scan(scan), scan.session))
+    session_id, zone = scan.session.id, scan.session.event.zone
+    if (refused := throttle.refusal(actor)) is not None:
+        return refused  # too many unknown codes lately: not even looked up
+    result = services.record_scan(scan)
+    throttle.count(actor, session_id, result)
+    return jsonify(_scan_json(result, session_id, zone))
 
 
 @bp.post("/checkins/<int:checkin_id>/annul")
@@ -144,7 +155,7 @@ def annul_checkin(checkin_id: int):
     entry = services.find_checkin(checkin_id)
     if entry is None:
         raise Invalid({"checkin_id": "No such check-in."})
-    session = _session_for(actor, entry.session_id)
+    session_id = _session_for(actor, entry.session_id).id
     reason = _text(body, "reason", 500) if isinstance(body, dict) else None
     try:
         services.annul(entry, reason or "Undone at the door.", actor.staff, actor.device)
@@ -154,7 +165,7 @@ def annul_checkin(checkin_id: int):
         {
             "status": Verdict.ANNULLED,
             "message": "Check-in undone.",
-            "counts": services.session_counts(session),
+            "counts": services.session_counts(session_id),
         }
     )
 
@@ -166,18 +177,19 @@ def walk_in():
     scan = _scan_from(_body(), actor, Role.ORGANISER)
     if scan.participant_id is None:
         raise Invalid({"participant_id": "Walk-ins need a participant_id."})
+    session_id, zone = scan.session.id, scan.session.event.zone
     try:
         add_walk_in(scan.participant_id, scan.session)
     except RegistrationError as error:
         return _error(409, "no_seat", error.message)
-    return jsonify(_scan_json(services.record_scan(scan), scan.session))
+    return jsonify(_scan_json(services.record_scan(scan), session_id, zone))
 
 
 @bp.get("/sessions/<int:session_id>/search")
 def search(session_id: int):
     session = _session_for(api_actor(), session_id)
     query = request.args.get("q", "").strip()
-    if len(query) < 2 or len(query) > 100:
+    if len(query) < 2 or len(query) > 100 or has_control_characters(query):
         raise Invalid({"q": "Type 2 to 100 characters."})
     return jsonify(
         {
@@ -198,4 +210,4 @@ def search(session_id: int):
 
 @bp.get("/sessions/<int:session_id>/counts")
 def counts(session_id: int):
-    return jsonify(services.session_counts(_session_for(api_actor(), session_id)))
+    return jsonify(services.session_counts(_session_for(api_actor(), session_id).id))

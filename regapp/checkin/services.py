@@ -12,18 +12,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import (
+    Insert,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager, make_transient_to_detached
 
+from ..auth.access import Device
 from ..database import begin_write
 from ..extensions import db
 from ..models import (
+    AccessCode,
     Channel,
     CheckIn,
-    DeviceToken,
     Event,
     EventSession,
     Participant,
@@ -33,7 +48,9 @@ from ..models import (
     Verdict,
 )
 from ..models.types import utcnow
-from ..tickets.services import check_code
+from ..tickets.codes import InvalidCode, normalise
+from ..tickets.services import code_check_for
+from .counts import live_counts, note_checkin
 
 
 @dataclass
@@ -46,39 +63,91 @@ class Scan:
     gate: str = ""
     nonce: str | None = None
     staff: StaffUser | None = None
-    device: DeviceToken | None = None
+    device: Device | None = None
     channel: Channel = Channel.IN_PERSON
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who was scanned, as the door sees them."""
+
+    id: int
+    full_name: str
+    organisation: str
+    country: str
+    category: str
 
 
 @dataclass
 class ScanResult:
+    """What a scan came to. The fields are taken from the log entry before its transaction
+    commits (the commit expires ORM objects, and reading ``entry`` again costs a query)."""
+
     entry: CheckIn
-    #: For ``already_checked_in``: the check-in that came first.
-    earlier: CheckIn | None = None
+    verdict: str
+    message: str
+    checkin_id: int
+    channel: str
+    #: Who was scanned; ``None`` when the code matched no one of the event.
+    person: Person | None = None
+    #: For ``already_checked_in``: the check-in that came first (``id``, ``created_at``, ``gate``).
+    earlier: CheckIn | Row | None = None
     #: For ``not_registered`` and ``cancelled``: the sessions the person does hold.
     held: list[Registration] = field(default_factory=list)
 
-    @property
-    def verdict(self) -> str:
-        return self.entry.verdict
+
+#: Verdicts written into the SQL rather than bound, so that SQLite can use partial indexes.
+_OK = literal_column(f"'{Verdict.OK}'")
+_ANNULLED = literal_column(f"'{Verdict.ANNULLED}'")
+_UNDO = aliased(CheckIn, name="undo")  # made once: building an alias costs a millisecond
+_PERSON = (
+    Participant.id,
+    Participant.full_name,
+    Participant.organisation,
+    Participant.country,
+    Participant.category,
+)
 
 
-def effective_checkins():
-    """``ok`` entries that no ``annulled`` entry undoes."""
-    undo = aliased(CheckIn)
+def effective_checkins(*, many: bool = False):
+    """``ok`` entries that no ``annulled`` entry undoes.
+
+    Each entry is probed for an undo (NOT EXISTS): cheapest for one person's entries. With
+    ``many`` (reports over a whole event) the undone ids are read once instead (NOT IN)."""
+    if many:
+        undone = select(_UNDO.refers_to_id).where(
+            _UNDO.verdict == _ANNULLED, _UNDO.refers_to_id.is_not(None)
+        )
+        return select(CheckIn).where(CheckIn.verdict == _OK, CheckIn.id.not_in(undone))
     return select(CheckIn).where(
-        CheckIn.verdict == Verdict.OK,
-        ~exists().where(undo.refers_to_id == CheckIn.id, undo.verdict == Verdict.ANNULLED),
+        CheckIn.verdict == _OK,
+        ~exists().where(_UNDO.refers_to_id == CheckIn.id, _UNDO.verdict == _ANNULLED),
     )
+
+
+@dataclass(frozen=True)
+class _Door:
+    """What the verdict needs to know of the session, read before the write transaction
+    (:func:`begin_write` ends the read transaction, which expires the ORM objects)."""
+
+    session_id: int
+    event_id: int
+    title: str
+    opens: datetime
+    closes: datetime
+    zone: ZoneInfo
 
 
 def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
     now = now or utcnow()
     if scan.nonce and (earlier := _by_nonce(scan.nonce)):
         return explain(earlier)
-    begin_write()
+    session = scan.session
+    door = _Door(
+        session.id, session.event_id, session.title, *session.checkin_window, session.event.zone
+    )
     entry = CheckIn(
-        session_id=scan.session.id,
+        session_id=door.session_id,
         channel=scan.channel,
         scanned=(scan.code or "")[:64],
         staff_user_id=scan.staff.id if scan.staff else None,
@@ -87,87 +156,204 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
         nonce=scan.nonce,
         created_at=now,
     )
-    participant = _identify(scan, entry)
-    if participant is not None:
-        _judge(entry, participant, scan.session, now)
-    db.session.add(entry)
+    begin_write()
+    person, registration = _identify(scan, entry, door)
+    earlier = None
+    if person is not None:
+        earlier = _judge(entry, person.id, registration, door, now)
     try:
-        db.session.commit()
+        _insert(entry)
     except IntegrityError:
         # The same nonce arrived twice at once: the other request recorded it first.
         db.session.rollback()
-        if scan.nonce and (earlier := _by_nonce(scan.nonce)):
-            return explain(earlier)
+        if scan.nonce and (first := _by_nonce(scan.nonce)):
+            return explain(first)
         raise
-    return explain(entry)
+    result = ScanResult(
+        entry,
+        entry.verdict,
+        entry.message,
+        entry.id,
+        entry.channel,
+        person if entry.verdict != Verdict.UNKNOWN_CODE else None,
+        earlier,
+    )
+    db.session.commit()
+    if result.verdict in (Verdict.NOT_REGISTERED, Verdict.CANCELLED):
+        result.held = _held(person.id)
+    return result
 
 
-def _identify(scan: Scan, entry: CheckIn) -> Participant | None:
-    """The participant scanned, locked against concurrent scans; sets a refusal on ``entry``
-    when the code is unknown or revoked."""
+def _insert(entry: CheckIn) -> None:
+    """INSERT the new log entry and make it part of the session as if the session had (the
+    unit of work costs three times what the INSERT does, at every scan)."""
+    session = db.session()
+    given = entry.__dict__  # what was set; the columns' defaults fill in the rest
+    values = {column: given[column] for column in _INSERTED if column in given}
+    entry.id = session.connection().execute(_insert_query(), values).scalar_one()
+    make_transient_to_detached(entry)
+    session.add(entry)
+    note_checkin(session, entry)
+
+
+_INSERTED = (
+    "session_id",
+    "participant_id",
+    "verdict",
+    "channel",
+    "scanned",
+    "message",
+    "staff_user_id",
+    "device_id",
+    "gate",
+    "nonce",
+    "refers_to_id",
+    "created_at",
+)
+
+
+def _identify(scan: Scan, entry: CheckIn, door: _Door) -> tuple[Person | None, str | None]:
+    """The participant scanned and their registration's status for the session, in one query
+    that also locks the participant against concurrent scans; sets a refusal on ``entry`` when
+    the code is unknown or revoked."""
+    params = {"session_id": door.session_id}
     if scan.code is not None:
-        checked = check_code(scan.code)
+        try:
+            params["code"] = normalise(scan.code)
+        except InvalidCode as error:
+            entry.verdict, entry.message = Verdict.UNKNOWN_CODE, str(error)
+            return None, None
+    else:
+        params["participant_id"] = scan.participant_id
+    query = _identify_query(scan.code is not None, current_app.config["SEAT_LOCKING"])
+    row = db.session.connection().execute(query, params).first()
+    if scan.code is not None:
+        checked = code_check_for(row.code_status if row else None)
         if checked.status != "ok":
             entry.verdict, entry.message = checked.status, checked.message
-            entry.participant_id = checked.participant.id if checked.participant else None
-            return None
-        participant_id = checked.participant.id
-    else:
-        participant_id = scan.participant_id
-    query = select(Participant).where(
-        Participant.id == participant_id, Participant.event_id == scan.session.event_id
-    )
-    if current_app.config["SEAT_LOCKING"]:
-        query = query.with_for_update()
-    participant = db.session.scalar(query)
-    if participant is None:
+            entry.participant_id = row.id if row else None
+            return None, None
+    if row is None or row.event_id != door.event_id:
         entry.verdict, entry.message = Verdict.UNKNOWN_CODE, "No participant of this event."
-    entry.participant_id = participant.id if participant else None
-    return participant
+        entry.participant_id = None
+        return None, None
+    entry.participant_id = row.id
+    person = Person(row.id, row.full_name, row.organisation, row.country, row.category)
+    return person, row.registration
 
 
-def _judge(entry: CheckIn, participant: Participant, session: EventSession, now: datetime) -> None:
-    registration = db.session.scalar(
-        select(Registration).where(
-            Registration.participant_id == participant.id,
-            Registration.session_id == session.id,
-        )
-    )
-    opens, closes = session.checkin_window
-    zone = session.event.local
-    if not session.checkin_open(now):
-        entry.verdict = Verdict.OUTSIDE_WINDOW
-        entry.message = (
-            f"Check-in for “{session.title}” is open from {zone(opens):%H:%M} "
-            f"to {zone(closes):%H:%M} ({zone(opens):%d %b})."
-        )
-    elif registration is None:
-        entry.verdict, entry.message = Verdict.NOT_REGISTERED, "Not registered for this session."
-    elif registration.status == RegistrationStatus.CANCELLED:
-        entry.verdict = Verdict.CANCELLED
-        entry.message = "Cancelled their registration for this session."
-    elif registration.status == RegistrationStatus.WAITLISTED:  # no seat, in the hall or online
-        entry.verdict, entry.message = Verdict.WAITLISTED, "On the waitlist: no seat yet."
-    elif earlier := _checked_in(participant.id, session.id, entry.channel):
-        entry.verdict = Verdict.ALREADY_CHECKED_IN
-        entry.refers_to_id = earlier.id
-        entry.message = f"Already checked in at {zone(earlier.created_at):%H:%M}" + (
-            f", {earlier.gate}." if earlier.gate else "."
+# The statements of a scan are built once (building one costs more than running it), and run
+# on the session's connection: they read columns, not ORM objects.
+
+
+@cache
+def _identify_query(by_code: bool, locking: bool) -> Select:
+    columns = (Participant.event_id, *_PERSON, Registration.status.label("registration"))
+    if by_code:
+        query = (
+            select(AccessCode.status.label("code_status"), *columns)
+            .join(Participant, Participant.id == AccessCode.participant_id)
+            .where(AccessCode.code == bindparam("code"))
         )
     else:
-        entry.verdict, entry.message = Verdict.OK, "Welcome."
+        query = select(*columns).where(Participant.id == bindparam("participant_id"))
+    query = query.outerjoin(
+        Registration,
+        and_(
+            Registration.participant_id == Participant.id,
+            Registration.session_id == bindparam("session_id"),
+        ),
+    )
+    return query.with_for_update(of=Participant) if locking else query
 
 
-def _checked_in(participant_id: int, session_id: int, channel: str) -> CheckIn | None:
-    return db.session.scalar(
+@cache
+def _insert_query() -> Insert:
+    return insert(CheckIn).returning(CheckIn.id)
+
+
+@cache
+def _checked_in_query() -> Select:
+    return (
         effective_checkins()
+        .with_only_columns(CheckIn.id, CheckIn.created_at, CheckIn.gate)
         .where(
-            CheckIn.participant_id == participant_id,
-            CheckIn.session_id == session_id,
-            CheckIn.channel == channel,
+            CheckIn.participant_id == bindparam("participant_id"),
+            CheckIn.session_id == bindparam("session_id"),
+            CheckIn.channel == bindparam("channel"),
         )
         .order_by(CheckIn.id)
         .limit(1)
+    )
+
+
+@cache
+def _count_query() -> Select:
+    checked_in = (
+        effective_checkins()
+        .with_only_columns(func.count(func.distinct(CheckIn.participant_id)))
+        .where(CheckIn.session_id == bindparam("session_id"), CheckIn.channel == Channel.IN_PERSON)
+        .scalar_subquery()
+    )
+    registered = (
+        select(func.count())
+        .where(
+            Registration.session_id == bindparam("session_id"),
+            Registration.status == RegistrationStatus.CONFIRMED,
+        )
+        .scalar_subquery()
+    )
+    return select(checked_in, registered)
+
+
+def _judge(
+    entry: CheckIn, participant_id: int, registration: str | None, door: _Door, now: datetime
+) -> Row | None:
+    """Sets the verdict on ``entry``; returns the earlier check-in for ``already_checked_in``."""
+    zone = door.zone
+    if not door.opens <= now < door.closes:
+        entry.verdict = Verdict.OUTSIDE_WINDOW
+        entry.message = (
+            f"Check-in for “{door.title}” is open from {door.opens.astimezone(zone):%H:%M} "
+            f"to {door.closes.astimezone(zone):%H:%M} ({door.opens.astimezone(zone):%d %b})."
+        )
+    elif registration is None:
+        entry.verdict, entry.message = Verdict.NOT_REGISTERED, "Not registered for this session."
+    elif registration == RegistrationStatus.CANCELLED:
+        entry.verdict = Verdict.CANCELLED
+        entry.message = "Cancelled their registration for this session."
+    elif registration == RegistrationStatus.WAITLISTED:  # no seat, in the hall or online
+        entry.verdict, entry.message = Verdict.WAITLISTED, "On the waitlist: no seat yet."
+    elif earlier := _checked_in(participant_id, door.session_id, entry.channel):
+        entry.verdict = Verdict.ALREADY_CHECKED_IN
+        entry.refers_to_id = earlier.id
+        entry.message = f"Already checked in at {earlier.created_at.astimezone(zone):%H:%M}" + (
+            f", {earlier.gate}." if earlier.gate else "."
+        )
+        return earlier
+    else:
+        entry.verdict, entry.message = Verdict.OK, "Welcome."
+    return None
+
+
+def _checked_in(participant_id: int, session_id: int, channel: str) -> Row | None:
+    params = {"participant_id": participant_id, "session_id": session_id, "channel": channel}
+    return db.session.connection().execute(_checked_in_query(), params).first()
+
+
+def _held(participant_id: int) -> list[Registration]:
+    """The participant's active registrations, in the order of their sessions."""
+    return list(
+        db.session.scalars(
+            select(Registration)
+            .join(Registration.session)
+            .options(contains_eager(Registration.session))
+            .where(
+                Registration.participant_id == participant_id,
+                Registration.status != RegistrationStatus.CANCELLED,
+            )
+            .order_by(EventSession.starts_at, Registration.id)
+        )
     )
 
 
@@ -177,14 +363,26 @@ def _by_nonce(nonce: str) -> CheckIn | None:
 
 def explain(entry: CheckIn) -> ScanResult:
     """The full answer for a log entry (also for a repeated nonce: the first answer again)."""
-    result = ScanResult(entry)
+    participant = entry.participant if entry.verdict != Verdict.UNKNOWN_CODE else None
+    result = ScanResult(
+        entry,
+        entry.verdict,
+        entry.message,
+        entry.id,
+        entry.channel,
+        participant
+        and Person(
+            participant.id,
+            participant.full_name,
+            participant.organisation,
+            participant.country,
+            participant.category,
+        ),
+    )
     if entry.verdict == Verdict.ALREADY_CHECKED_IN:
         result.earlier = entry.refers_to
-    if entry.verdict in (Verdict.NOT_REGISTERED, Verdict.CANCELLED) and entry.participant:
-        result.held = sorted(
-            (r for r in entry.participant.registrations if r.is_active),
-            key=lambda r: r.session.starts_at,
-        )
+    if entry.verdict in (Verdict.NOT_REGISTERED, Verdict.CANCELLED) and participant:
+        result.held = _held(participant.id)
     return result
 
 
@@ -217,21 +415,14 @@ def annul(entry: CheckIn, reason: str, staff: StaffUser | None, device=None) -> 
     return undo
 
 
-def session_counts(session: EventSession) -> dict[str, int]:
-    """People checked in (in person) and confirmed registrations for a session."""
-    present = (
-        effective_checkins()
-        .where(CheckIn.session_id == session.id, CheckIn.channel == Channel.IN_PERSON)
-        .subquery()
-    )
-    checked_in = db.session.scalar(select(func.count(func.distinct(present.c.participant_id))))
-    registered = db.session.scalar(
-        select(func.count()).where(
-            Registration.session_id == session.id,
-            Registration.status == RegistrationStatus.CONFIRMED,
-        )
-    )
-    return {"checked_in": checked_in, "registered": registered}
+def session_counts(session_id: int) -> dict[str, int]:
+    """People checked in (in person) and confirmed registrations for a session: from this
+    process's live counts (:mod:`regapp.checkin.counts`), read again when too old."""
+    return live_counts().get(session_id, _count)
+
+
+def _count(session_id: int) -> tuple[int, int]:
+    return tuple(db.session.connection().execute(_count_query(), {"session_id": session_id}).one())
 
 
 def search_participants(session: EventSession, query: str, limit: int = 20) -> list[dict]:
@@ -291,7 +482,18 @@ def current_session(event: Event, now: datetime | None = None) -> EventSession |
 
 
 def find_session(session_id: int) -> EventSession | None:
-    return db.session.get(EventSession, session_id)
+    """The session with its event (one query: a scan needs both)."""
+    return db.session.scalar(_session_query(), {"id": session_id})
+
+
+@cache
+def _session_query() -> Select:
+    return (
+        select(EventSession)
+        .join(EventSession.event)
+        .options(contains_eager(EventSession.event))
+        .where(EventSession.id == bindparam("id"))
+    )
 
 
 def find_checkin(checkin_id: int) -> CheckIn | None:

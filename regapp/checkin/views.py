@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ..auth.access import role_required
 from ..events.views import get_event_or_404
 from ..extensions import db
+from ..inputs import is_token
 from ..models import Channel, Participant, Role, Verdict
 from ..models.types import utcnow
 from . import services
@@ -34,6 +35,8 @@ def scanner(slug: str):
 def join(token: str, session_id: int):
     """Opening the link during the session records online attendance and goes to the stream.
     (The one GET that records something: attendance, never a change to a registration.)"""
+    if not is_token(token):
+        abort(404)
     participant = db.session.scalar(select(Participant).where(Participant.join_token == token))
     session = services.find_session(session_id)
     if participant is None or session is None or session.event_id != participant.event_id:

@@ -20,7 +20,11 @@ def get_event_or_404(slug: str) -> Event:
 
 @bp.get("/")
 def index():
-    events = db.session.scalars(select(Event).order_by(Event.registration_closes_at, Event.id))
+    events = db.session.scalars(
+        select(Event)
+        .where(Event.archived_at.is_(None))  # archived events stay visible to staff only
+        .order_by(Event.registration_closes_at, Event.id)
+    )
     return render_template("events/index.html", events=list(events))
 
 

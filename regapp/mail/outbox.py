@@ -79,7 +79,7 @@ def _deliver_one(message_id: int, now: datetime) -> bool:
     kind, recipient = row.kind, row.recipient
     error = None
     try:
-        if row.participant is None:
+        if row.participant is None or row.participant.is_erased:
             raise DeliveryError("the participant's data has been erased")
         # Links in the message point at the public address, not at whoever is sending.
         with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):

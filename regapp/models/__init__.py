@@ -3,6 +3,7 @@
 from .audit import AuditEntry
 from .checkins import Channel, CheckIn, Verdict
 from .events import Event, EventSession, SessionKind
+from .imports import ImportJob, ImportStatus
 from .organisations import OrganisationAlias, OrganisationMerge, organisation_key
 from .outbox import MessageKind, MessageStatus, OutboxMessage
 from .participants import (
@@ -30,6 +31,8 @@ __all__ = [
     "CodeStatus",
     "Event",
     "EventSession",
+    "ImportJob",
+    "ImportStatus",
     "MessageKind",
     "MessageStatus",
     "OrganisationAlias",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -40,6 +40,35 @@ class CheckIn(db.Model):
     __table_args__ = (
         Index("ix_checkins_session_participant", "session_id", "participant_id", "verdict"),
         Index("ix_checkins_session_time", "session_id", "created_at"),
+        # Reports (migration 0006): effective check-ins per session and per person, read from
+        # the index alone (the verdict is a column too, so SQLite sees the index as covering),
+        # and the undone entries.
+        Index(
+            "ix_checkins_ok_session",
+            "session_id",
+            "verdict",
+            "channel",
+            "participant_id",
+            "created_at",
+            sqlite_where=text("verdict = 'ok'"),
+            postgresql_where=text("verdict = 'ok'"),
+        ),
+        Index(
+            "ix_checkins_ok_participant",
+            "verdict",
+            "participant_id",
+            "session_id",
+            "channel",
+            sqlite_where=text("verdict = 'ok'"),
+            postgresql_where=text("verdict = 'ok'"),
+        ),
+        Index(
+            "ix_checkins_annulled",
+            "verdict",
+            "refers_to_id",
+            sqlite_where=text("verdict = 'annulled'"),
+            postgresql_where=text("verdict = 'annulled'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -59,8 +59,20 @@ class Event(db.Model):
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
 
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    def archive(self) -> None:
+        self.archived_at = utcnow()
+
+    def unarchive(self) -> None:
+        self.archived_at = None
+
     def registration_closed_reason(self, now: datetime) -> str | None:
         """Why registration is not possible at ``now``, or ``None`` when it is open."""
+        if self.is_archived:
+            return "This event is archived: it takes no new registrations."
         if self.registration_opens_at and now < self.registration_opens_at:
             opens = self.local(self.registration_opens_at)
             return f"Registration opens on {opens:%d %B %Y at %H:%M} ({self.timezone})."

@@ -22,6 +22,10 @@ CATEGORIES = {
 }
 
 
+#: What an erased participant is called wherever a name is shown.
+ERASED_NAME = "Erased participant"
+
+
 def new_manage_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
 
@@ -32,6 +36,9 @@ class Participant(db.Model):
         # One registration per person and event, whatever the case of the email.
         Index("uq_participants_event_email", "event_id", text("lower(email)"), unique=True),
         Index("uq_participants_join_token", "join_token", unique=True),
+        # Reports (migration 0006): the filters and menus by country, category and spelling.
+        Index("ix_participants_event_country", "event_id", "country", "category"),
+        Index("ix_participants_event_organisation", "event_id", "organisation"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +99,27 @@ class Participant(db.Model):
     def is_cancelled(self) -> bool:
         return all(r.status == RegistrationStatus.CANCELLED for r in self.registrations)
 
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    def erase(self, now: datetime | None = None) -> None:
+        """Remove the personal data and keep what the counts need: the row, its registrations
+        and check-ins, country, organisation and category stay, so reports do not change.
+        New secrets make every old link (manage, join) lead nowhere; every code is revoked.
+        The caller deals with the outbox (:func:`regapp.participants.services.erase`)."""
+        if self.is_erased:
+            return
+        self.full_name = ERASED_NAME
+        # Unique per event as the index wants, and undeliverable: .invalid is reserved (RFC 2606).
+        self.email = f"erased-{self.id}@erased.invalid"
+        self.job_title = ""
+        self.manage_token = new_manage_token()
+        self.join_token = new_manage_token()
+        if current := self.active_code:
+            current.revoke()
+        self.erased_at = now or utcnow()
+
 
 class RegistrationStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
@@ -109,6 +137,11 @@ class Registration(db.Model):
         ),
         # Seat counts and the waitlist order are read per session and status.
         Index("ix_registrations_session_status", "session_id", "status", "queued_at"),
+        # Reports (migration 0006): seats per session and per person from the index alone, and
+        # the latest change (what tells the reports that their kept answers are out of date).
+        Index("ix_registrations_session_status_person", "session_id", "status", "participant_id"),
+        Index("ix_registrations_status_person", "status", "participant_id", "session_id"),
+        Index("ix_registrations_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

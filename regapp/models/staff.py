@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, text
@@ -65,6 +65,22 @@ class StaffUser(UserMixin, db.Model):
     def can_access(self, event: Event) -> bool:
         """Admins work on every event; organisers and scanners on the events assigned to them."""
         return self.has_role(Role.ADMIN) or any(e.id == event.id for e in self.events)
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+    def record_failed_login(self, now: datetime, max_failures: int, lock_for: timedelta) -> bool:
+        """Count a failed sign-in; the ``max_failures``-th in a row locks the account for
+        ``lock_for`` (and starts a new count). True when this failure locked it."""
+        self.failed_logins = (self.failed_logins or 0) + 1
+        if self.failed_logins < max_failures:
+            return False
+        self.failed_logins, self.locked_until = 0, now + lock_for
+        return True
+
+    def record_login(self) -> None:
+        """A successful sign-in (or an administrator's unlock) forgets the failures."""
+        self.failed_logins, self.locked_until = 0, None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

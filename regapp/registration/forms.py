@@ -2,12 +2,12 @@
 
 import unicodedata
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from .. import countries
+from ..inputs import BrowserForm, no_control_characters
 from ..models import CATEGORIES, Event
 from .services import ParticipantDetails
 
@@ -17,11 +17,6 @@ def clean_text(value):
     if not isinstance(value, str):
         return value
     return unicodedata.normalize("NFC", value).strip()
-
-
-def no_control_characters(form, field):
-    if isinstance(field.data, str) and any(unicodedata.category(ch) == "Cc" for ch in field.data):
-        raise ValidationError("Remove the control characters (such as tabs or line breaks).")
 
 
 def known_country(form, field):
@@ -82,11 +77,11 @@ class _ChoosesSessions:
         self.sessions.valid_ids = frozenset(s.id for s in event.sessions)
 
 
-class SessionsForm(_ChoosesSessions, FlaskForm):
+class SessionsForm(_ChoosesSessions, BrowserForm):
     sessions = _sessions_field()
 
 
-class RegistrationForm(_ChoosesSessions, FlaskForm):
+class RegistrationForm(_ChoosesSessions, BrowserForm):
     full_name = _text("Full name", DataRequired(message="Enter your full name."))
     email = _email("Enter your email address.")
     country = _text("Country", DataRequired(message="Choose your country."), known_country)
@@ -103,6 +98,12 @@ class RegistrationForm(_ChoosesSessions, FlaskForm):
         "I agree to the privacy notice",
         validators=[DataRequired(message="Registration needs your consent to the privacy notice.")],
     )
+    #: A honeypot: hidden from people (off screen, from screen readers and from the keyboard),
+    #: so only a program that fills in every field fills it in.
+    website = StringField("Leave this field empty", filters=[clean_text])
+
+    def filled_by_a_bot(self) -> bool:
+        return bool(self.website.data)
 
     def details(self) -> ParticipantDetails:
         return ParticipantDetails(
@@ -115,9 +116,9 @@ class RegistrationForm(_ChoosesSessions, FlaskForm):
         )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(BrowserForm):
     """Only the CSRF token: for actions that are a button (cancel, new code)."""
 
 
-class ResendLinkForm(FlaskForm):
+class ResendLinkForm(BrowserForm):
     email = _email("Enter the email address you registered with.")

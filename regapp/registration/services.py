@@ -17,8 +17,10 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import audit
 from ..database import begin_write
 from ..extensions import db
+from ..inputs import is_token
 from ..mail.outbox import queue, wake_worker
 from ..models import (
     Event,
@@ -110,6 +112,8 @@ def known_organisations(event: Event, limit: int = 500) -> list[str]:
 
 
 def find_participant(token: str) -> Participant | None:
+    if not is_token(token):
+        return None
     return db.session.scalar(select(Participant).where(Participant.manage_token == token))
 
 
@@ -136,25 +140,41 @@ def register(
     details: ParticipantDetails,
     session_ids: Iterable[int],
     now: datetime | None = None,
+    *,
+    notify: bool = True,
+    by_organiser: bool = False,
 ) -> Participant:
     """Register a new participant for sessions of ``event``: a seat where one is left, the
-    waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing."""
+    waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing.
+
+    ``notify=False`` queues no confirmation email. ``by_organiser`` (an organiser adds them, as
+    the CSV import does): the registration window and a session's closed flag do not apply;
+    capacity and the waitlist do."""
     now = now or utcnow()
     begin_write()
     try:
-        if reason := event.registration_closed_reason(now):
+        if not by_organiser and (reason := event.registration_closed_reason(now)):
             raise RegistrationError(reason)
-        sessions = _lock_sessions(event, session_ids)
-        _refuse_closed(sessions, now)
+        # Every registration for these sessions waits for their lock, so it is held only to
+        # count the seats and take one: the checks and the participant's own rows come first.
+        sessions = _lock_sessions(event, session_ids, lock=False)
+        if not by_organiser:
+            _refuse_closed(sessions, now)
         if find_by_email(event, details.email):
             raise _duplicate_email()
         participant = Participant(event=event, consent_at=now, **vars(details))
+        participant.registrations = []  # a new participant holds none (and need not load any)
         participant.issue_code()
         db.session.add(participant)
+        if notify:
+            queue(MessageKind.CONFIRMATION, participant)
+        db.session.flush()
+        sessions = _lock_sessions(event, session_ids)
+        if not by_organiser:
+            _refuse_closed(sessions, now)  # again: a session may have closed meanwhile
         free = _free_seats(sessions)
         for session in sessions:
             participant.join_session(session, seat_available=free[session.id] > 0)
-        queue(MessageKind.CONFIRMATION, participant)
         db.session.commit()
     except IntegrityError:
         # Someone registered the same email between our check and our insert.
@@ -168,10 +188,21 @@ def register(
 
 
 def change_sessions(
-    participant: Participant, session_ids: Iterable[int], now: datetime | None = None
+    participant: Participant,
+    session_ids: Iterable[int],
+    now: datetime | None = None,
+    *,
+    audit_as: str | None = None,
+    details: ParticipantDetails | None = None,
+    notify: bool = True,
+    by_organiser: bool = False,
 ) -> None:
     """Make ``session_ids`` the participant's sessions: join the new ones, leave the others (which
-    hands their seats to the waitlist). Commits, or raises having changed nothing."""
+    hands their seats to the waitlist). Commits, or raises having changed nothing. ``audit_as``
+    (organisers' changes) records the change in the audit log under that action. ``details``
+    replace the participant's details in the same transaction; ``notify=False`` queues no
+    "sessions changed" email (promotions from the waitlist are always sent); ``by_organiser``
+    as for :func:`register`."""
     now = now or utcnow()
     wanted = set(session_ids)
     if not wanted:
@@ -182,9 +213,13 @@ def change_sessions(
     try:
         sessions = {s.id: s for s in _lock_sessions(participant.event, wanted | active)}
         added = wanted - active
-        if reason := (added and participant.event.registration_closed_reason(now)):
-            raise RegistrationError(reason)
-        _refuse_closed([sessions[sid] for sid in added], now)
+        if not by_organiser:
+            if reason := (added and participant.event.registration_closed_reason(now)):
+                raise RegistrationError(reason)
+            _refuse_closed([sessions[sid] for sid in added], now)
+        if details is not None:
+            for field, value in vars(details).items():
+                setattr(participant, field, value)
         for sid in active - wanted:
             current[sid].cancel()
         db.session.flush()
@@ -193,7 +228,10 @@ def change_sessions(
             participant.join_session(sessions[sid], seat_available=free[sid] > 0)
         for sid in active - wanted:
             _fill_from_waitlist(sessions[sid])
-        queue(MessageKind.SESSIONS_CHANGED, participant)
+        if notify:
+            queue(MessageKind.SESSIONS_CHANGED, participant)
+        if audit_as:
+            _audit(audit_as, participant, added=sorted(added), dropped=sorted(active - wanted))
         db.session.commit()
     except RegistrationError:
         db.session.rollback()
@@ -201,7 +239,7 @@ def change_sessions(
     wake_worker()
 
 
-def cancel_participation(participant: Participant) -> None:
+def cancel_participation(participant: Participant, *, audit_as: str | None = None) -> None:
     """Cancel every session of the participant, handing their seats to the waitlists."""
     begin_write()
     active = [r for r in participant.registrations if r.is_active]
@@ -212,17 +250,80 @@ def cancel_participation(participant: Participant) -> None:
     for session in sessions:
         _fill_from_waitlist(session)
     queue(MessageKind.CANCELLED, participant)
+    if audit_as:
+        _audit(audit_as, participant, sessions=[s.id for s in sessions])
     db.session.commit()
     wake_worker()
 
 
-def issue_new_code(participant: Participant) -> None:
+def set_capacity(session: EventSession, capacity: int | None) -> list[Registration]:
+    """Give ``session`` ``capacity`` seats (``None``: unlimited), locked as a cancellation is.
+
+    Fewer seats than the confirmed registrations is refused (:class:`RegistrationError` naming
+    the count, nothing changed); more seats promote the earliest waitlisted people, each with
+    their promotion email, exactly as a cancellation does. Starts the write transaction and
+    leaves it open, so that the caller saves its other changes (the session's other settings,
+    the audit entry) with this one: the caller commits, then calls :func:`wake_worker`.
+    Returns the promoted registrations."""
+    begin_write()
+    (locked,) = _lock_sessions(session.event, [session.id])
+    confirmed = seat_counts([locked.id]).get(locked.id, {}).get(RegistrationStatus.CONFIRMED, 0)
+    if capacity is not None and capacity < confirmed:
+        db.session.rollback()
+        raise RegistrationError(
+            f"{confirmed} {'person holds a' if confirmed == 1 else 'people hold'} confirmed "
+            f"seat{'s' if confirmed != 1 else ''} in “{locked.title}”, so the capacity cannot "
+            f"go below {confirmed}. Cancel registrations first, or choose at least {confirmed}.",
+            field="capacity",
+        )
+    locked.capacity = capacity
+    return _fill_from_waitlist(locked)
+
+
+def issue_new_code(participant: Participant, *, audit_as: str | None = None) -> None:
     """Revoke the participant's access code and send them the new one."""
     begin_write()
     participant.issue_code()
     queue(MessageKind.NEW_CODE, participant)
+    if audit_as:
+        _audit(audit_as, participant)
     db.session.commit()
     wake_worker()
+
+
+def promote_from_waitlist(
+    participant: Participant, session_id: int, *, audit_as: str | None = None
+) -> None:
+    """Give a waitlisted participant a free seat of the session ahead of the queue (organisers).
+    Only a free seat: the capacity is the room's limit and is never exceeded. Commits and sends
+    the promotion email, or raises :class:`RegistrationError` having changed nothing."""
+    begin_write()
+    try:
+        (session,) = _lock_sessions(participant.event, [session_id])
+        registration = participant.registration_for(session)
+        if registration is None or registration.status != RegistrationStatus.WAITLISTED:
+            raise RegistrationError(f"Not on the waitlist of “{session.title}”.")
+        if _free_seats([session])[session.id] <= 0:
+            raise RegistrationError(
+                f"“{session.title}” has no free seat: all {session.capacity} are taken. "
+                "Raise the session's capacity, or wait for a cancellation."
+            )
+        registration.promote()
+        queue(MessageKind.PROMOTED, participant, session_title=session.title)
+        if audit_as:
+            _audit(audit_as, participant, session=session.id)
+        db.session.commit()
+    except RegistrationError:
+        db.session.rollback()
+        raise
+    wake_worker()
+
+
+def _audit(action: str, participant: Participant, **details) -> None:
+    """An organiser's change to a participant, in the audit log: ids only, no personal data."""
+    audit.record(
+        action, event=participant.event, target=f"participant {participant.id}", details=details
+    )
 
 
 def resend_manage_link(event: Event, email: str) -> None:
@@ -237,13 +338,17 @@ def resend_manage_link(event: Event, email: str) -> None:
     wake_worker()
 
 
-def _lock_sessions(event: Event, session_ids: Iterable[int]) -> list[EventSession]:
-    """The event's sessions with these ids, locked for seat allocation, in id order."""
+def _lock_sessions(
+    event: Event, session_ids: Iterable[int], *, lock: bool = True
+) -> list[EventSession]:
+    """The event's sessions with these ids, locked for seat allocation (unless ``lock`` is
+    false), in id order, and read afresh even if they were read before."""
     ids = sorted(set(session_ids))
     query = select(EventSession).where(EventSession.event_id == event.id, EventSession.id.in_(ids))
-    if current_app.config["SEAT_LOCKING"]:
+    if lock and current_app.config["SEAT_LOCKING"]:
         query = query.with_for_update(key_share=True)
-    sessions = list(db.session.scalars(query.order_by(EventSession.id)))
+    query = query.order_by(EventSession.id).execution_options(populate_existing=True)
+    sessions = list(db.session.scalars(query))
     if len(sessions) != len(ids):
         raise RegistrationError("One of the chosen sessions does not exist.", field="sessions")
     return sessions

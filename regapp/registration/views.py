@@ -21,19 +21,34 @@ from .forms import ConfirmForm, RegistrationForm, ResendLinkForm, SessionsForm
 bp = Blueprint("registration", __name__)
 
 
+#: For a private link that finds no one: mistyped, or its registration's data was erased (then
+#: its secrets were replaced, so an old link can never find the record again).
+LINK_NOT_FOUND = (
+    "This private link does not work. Check that you copied all of it from your email. If the "
+    "registration's personal data was erased, on request or after the event, its links no "
+    "longer work: register again if you still want to attend."
+)
+
+
 def participant_or_404(token: str):
     participant = services.find_participant(token)
-    if participant is None:
-        abort(404)
+    if participant is None or participant.is_erased:
+        page = render_template("error.html", title="Link not found", message=LINK_NOT_FOUND)
+        abort(make_response(page, 404))
     return participant
 
 
 @bp.route("/e/<slug>/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT"], methods=["POST"])
 def register(slug: str):
     event = get_event_or_404(slug)
     form = RegistrationForm()
     form.set_sessions(event)
     if form.validate_on_submit():
+        if form.filled_by_a_bot():
+            # Looks like success (a redirect and a thank-you) so the bot moves on; nothing saved.
+            flash("Thank you for registering.", "success")
+            return redirect(url_for("events.event_page", slug=slug), 303)
         try:
             participant = services.register(event, form.details(), form.sessions.data)
         except services.RegistrationError as error:

@@ -15,24 +15,22 @@ Both formats are opened by spreadsheets, which run a cell beginning with ``=``, 
 ``@`` as a formula: such text (and text beginning with a tab or carriage return) gets a leading
 apostrophe, as OWASP advises against CSV injection; numbers stay numbers. CSV is UTF-8 with a byte
 order mark (so Excel reads accents right), comma-separated, CRLF line ends, quoted as RFC 4180
-says. XLSX is written by openpyxl in write-only mode (rows streamed, not kept as cell objects), with
-a bold, frozen header row, an autofilter, widths from the content, and a second sheet saying
-which event, filter and sessions the figures are for.
+says. XLSX is written by XlsxWriter in constant-memory mode (each row goes to a temporary file as
+it is written, so 100,000 rows take a few seconds and little memory; text is written as text,
+never read as a formula or a link), with a bold, frozen header row, an autofilter, widths from
+the content, and a second sheet saying which event, filter and sessions the figures are for.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, case, func, or_, select
+from xlsxwriter import Workbook
 
 from .. import countries
 from ..checkin.services import effective_checkins
@@ -151,7 +149,6 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
     each session of ``scope``: two GROUP BY subqueries pivoted by session, joined to the people.
     """
     ids = [s.id for s in scope]
-    people = services._people(event, f)
     registrations = (
         select(
             Registration.participant_id.label("participant_id"),
@@ -169,7 +166,7 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
         .group_by(Registration.participant_id)
         .subquery("registered")
     )
-    log = effective_checkins().where(CheckIn.session_id.in_(ids)).subquery("log")
+    log = effective_checkins(many=True).where(CheckIn.session_id.in_(ids)).subquery("log")
 
     def seen(session: EventSession, channel: Channel):
         return func.max(
@@ -191,15 +188,17 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
         .group_by(log.c.participant_id)
         .subquery("present")
     )
-    return (
+    organisation, alias, join = services.organisation_name(event.id)
+    people = services.scope(event, f).people
+    query = (
         select(
             Participant.full_name,
             Participant.email,
-            people.c.country,
-            people.c.organisation,
+            Participant.country,
+            organisation,
             Participant.organisation,
             Participant.job_title,
-            people.c.category,
+            Participant.category,
             *(
                 column
                 for s in scope
@@ -210,13 +209,16 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
                 )
             ),
         )
-        .select_from(people)
-        .join(Participant, Participant.id == people.c.id)
-        .outerjoin(registrations, registrations.c.participant_id == people.c.id)
-        .outerjoin(present, present.c.participant_id == people.c.id)
-        .where(or_(registrations.c.active > 0, present.c.participant_id.is_not(None)))
+        .outerjoin(alias, join)
+        .outerjoin(registrations, registrations.c.participant_id == Participant.id)
+        .outerjoin(present, present.c.participant_id == Participant.id)
+        .where(
+            Participant.event_id == event.id,
+            or_(registrations.c.active > 0, present.c.participant_id.is_not(None)),
+        )
         .order_by(func.lower(Participant.full_name), Participant.id)
     )
+    return query if people is None else query.where(Participant.id.in_(people))
 
 
 def sessions_export(event: Event, f: ReportFilter) -> Table:
@@ -324,49 +326,50 @@ WIDTH_SAMPLE = 1000
 
 
 def to_xlsx(table: Table, about_lines: Iterable[tuple[str, str]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(table.sheet)
-    # Column widths and the frozen panes must be set before the first row is written.
-    for index, width in enumerate(_widths(table), start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = f"{get_column_letter(table.frozen_columns + 1)}2"
-
-    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
-    header = []
-    for column in table.columns:
-        cell = WriteOnlyCell(sheet, value=_xlsx_text(column.title))
-        cell.font, cell.alignment = bold, wrap
-        header.append(cell)
-    sheet.append(header)
-
-    rates = [i for i, c in enumerate(table.columns) if c.kind == RATE]
-    for row in table.rows:
-        values = [_xlsx_text(v) if isinstance(v, str) else v for v in row]
-        for i in rates:
-            if values[i] is not None:
-                cell = WriteOnlyCell(sheet, value=values[i])
-                cell.number_format = "0.0%"
-                values[i] = cell
-        sheet.append(values)
-    last = get_column_letter(len(table.columns))
-    sheet.auto_filter.ref = f"A1:{last}{len(table.rows) + 1}"
-
-    info = workbook.create_sheet("About this export")
-    info.column_dimensions["A"].width = 18
-    info.column_dimensions["B"].width = 70
-    for label, value in about_lines:
-        label_cell = WriteOnlyCell(info, value=label)
-        label_cell.font = bold
-        info.append([label_cell, _xlsx_text(value)])
-
     out = io.BytesIO()
-    workbook.save(out)
+    # Text stays text: nothing a participant typed becomes a formula, a number or a link.
+    workbook = Workbook(
+        out,
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
+    )
+    header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    bold, percent = workbook.add_format({"bold": True}), workbook.add_format({"num_format": "0.0%"})
+
+    sheet = workbook.add_worksheet(table.sheet)
+    for index, width in enumerate(_widths(table)):
+        sheet.set_column(index, index, width)
+    sheet.freeze_panes(1, table.frozen_columns)
+    for index, column in enumerate(table.columns):
+        sheet.write_string(0, index, _xlsx_text(column.title), header)
+    formats = [percent if c.kind == RATE else None for c in table.columns]
+    write = sheet.write_row if not any(formats) else None
+    for number, row in enumerate(table.rows, start=1):
+        values = [_xlsx_text(v) if isinstance(v, str) else v for v in row]
+        if write:
+            write(number, 0, values)
+            continue
+        for index, value in enumerate(values):
+            if value is not None:
+                sheet.write(number, index, value, formats[index])
+    sheet.autofilter(0, 0, len(table.rows), len(table.columns) - 1)
+
+    info = workbook.add_worksheet("About this export")
+    info.set_column(0, 0, 18)
+    info.set_column(1, 1, 70)
+    for number, (label, value) in enumerate(about_lines):
+        info.write_string(number, 0, label, bold)
+        info.write_string(number, 1, _xlsx_text(value))
+    workbook.close()
     return out.getvalue()
+
+
+#: What an XLSX file cannot hold: the control characters other than tab, line feed and return.
+ILLEGAL_CHARACTERS = re.compile(r"[\000-\010\013\014\016-\037]")
 
 
 def _xlsx_text(value: str) -> str:
     """Neutralised, and without the control characters an XLSX file cannot hold."""
-    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return neutralise(ILLEGAL_CHARACTERS.sub("", value))
 
 
 def _widths(table: Table) -> list[float]:

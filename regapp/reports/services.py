@@ -6,15 +6,47 @@ nothing loops over participants in Python.
 "checked in" is the check-in log's verdict: an ``ok`` entry that no ``annulled`` entry undoes
 (:func:`regapp.checkin.services.effective_checkins`), counted as unique people. Only confirmed
 people are admitted, in the hall or online, so every rate is at most 100 %.
+
+How the figures stay fast at 100,000 participants (``bench/README.md`` has the measurements):
+
+- *ids first*: a figure starts from the participant ids an index holds (the confirmed seats of
+  the sessions in scope, the effective check-ins), makes them unique per person (or per person
+  and session) with a GROUP BY, and counts rows, never ``count(DISTINCT ...)`` over a join;
+- participants are joined only when a figure is broken down by their country or organisation, or
+  when the filter names a category, country or organisation;
+- organisations are grouped by spelling first (a few thousand rows) and the merges applied to
+  those groups, not to every person;
+- the check-in verdicts are written into the SQL as literals, so that the partial indexes on them
+  (migration 0006) apply;
+- the live dashboard gets the organisations with the most registered people
+  (:data:`TOP_ORGANISATIONS`); the exports have them all;
+- each panel's answer is kept for a short while (:func:`panel`), keyed on the filter and on
+  :func:`data_version`, which changes with every scan, registration change, participant change
+  and organisation merge: a change shows in the next answer.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, literal, select
+from flask import current_app
+from sqlalchemy import (
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from .. import countries
@@ -22,18 +54,23 @@ from ..checkin.services import effective_checkins
 from ..extensions import db
 from ..models import (
     CATEGORIES,
+    AuditEntry,
     Channel,
     CheckIn,
     Event,
     EventSession,
     OrganisationAlias,
+    OrganisationMerge,
     Participant,
     Registration,
     RegistrationStatus,
+    Verdict,
     organisation_key,
 )
 
 NO_ORGANISATION = "(no organisation)"
+#: How many organisations (most registered people first) the live dashboard gets.
+TOP_ORGANISATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -80,75 +117,187 @@ def sessions_in_scope(event: Event, f: ReportFilter) -> list[EventSession]:
     ]
 
 
-def organisation_name(event_id):
-    """The organisation as reports show it: the merged name where a merge applies."""
-    alias = aliased(OrganisationAlias)
-    name = func.coalesce(
-        alias.canonical,
-        case(
-            (func.trim(Participant.organisation) == "", NO_ORGANISATION),
-            else_=func.trim(Participant.organisation),
-        ),
-    )
-    join = and_(
-        alias.event_id == event_id,
-        alias.variant_key == organisation_key(Participant.organisation),
-    )
-    return name, alias, join
+# --- the building blocks ----------------------------------------------------------------------
 
 
-def _people(event: Event, f: ReportFilter):
-    """The event's participants passing the filter, with their reported organisation."""
-    org, alias, join = organisation_name(event.id)
-    query = (
-        select(
-            Participant.id.label("id"),
-            Participant.country.label("country"),
-            Participant.category.label("category"),
-            org.label("organisation"),
-        )
-        .outerjoin(alias, join)
-        .where(Participant.event_id == event.id)
-    )
+@dataclass(frozen=True)
+class Scope:
+    """What a report counts: the sessions in scope, and the people the filter names (a query of
+    participant ids), or ``None`` when it names no category, country or organisation."""
+
+    event_id: int
+    session_ids: tuple[int, ...]
+    people: Select | None
+
+
+def scope(event: Event, f: ReportFilter) -> Scope:
+    conditions = []
     if f.category:
-        query = query.where(Participant.category == f.category)
+        conditions.append(Participant.category == f.category)
     if f.country:
-        query = query.where(Participant.country == f.country)
+        conditions.append(Participant.country == f.country)
     if f.organisation:
-        query = query.where(org == f.organisation)
-    return query.subquery("people")
+        conditions.append(_organisation_is(event.id, f.organisation))
+    people = (
+        select(Participant.id).where(Participant.event_id == event.id, *conditions)
+        if conditions
+        else None
+    )
+    return Scope(event.id, tuple(s.id for s in sessions_in_scope(event, f)), people)
 
 
-def _registrations(event: Event, f: ReportFilter, session_ids: list[int], waitlist=False):
-    """Confirmed registrations of the filtered people (and waitlisted ones with ``waitlist``)."""
-    people = _people(event, f)
-    statuses = [RegistrationStatus.CONFIRMED]
-    if waitlist:
-        statuses.append(RegistrationStatus.WAITLISTED)
-    return (
-        select(
-            Registration.session_id.label("session_id"),
-            Registration.status.label("status"),
-            people,
-        )
-        .join(people, people.c.id == Registration.participant_id)
-        .where(Registration.session_id.in_(session_ids), Registration.status.in_(statuses))
-        .subquery("regs")
+def _as_typed(spelling):
+    """A spelling as reports show it when no merge applies: outer spaces trimmed."""
+    trimmed = func.trim(spelling)
+    return case((trimmed == "", NO_ORGANISATION), else_=trimmed)
+
+
+def organisation_name(event_id: int, spelling=Participant.organisation):
+    """The organisation as reports show it, for a column of spellings: the merged name where a
+    merge applies. Returns the name, the alias table to outer-join, and the join condition."""
+    alias = aliased(OrganisationAlias)
+    join = and_(alias.event_id == event_id, alias.variant_key == organisation_key(spelling))
+    return func.coalesce(alias.canonical, _as_typed(spelling)), alias, join
+
+
+def _organisation_is(event_id: int, name: str):
+    """Participants whose organisation is reported as ``name``: a spelling merged into it, or a
+    spelling no merge applies to that reads ``name`` itself."""
+    key = organisation_key(Participant.organisation)
+    merged = select(OrganisationAlias.variant_key).where(OrganisationAlias.event_id == event_id)
+    return or_(
+        key.in_(merged.where(OrganisationAlias.canonical == name)),
+        and_(key.not_in(merged), _as_typed(Participant.organisation) == name),
     )
 
 
-def _attendance(event: Event, f: ReportFilter, session_ids: list[int]):
-    people = _people(event, f)
-    present = effective_checkins().where(CheckIn.session_id.in_(session_ids)).subquery("present")
-    return (
-        select(
-            present.c.session_id,
-            present.c.channel,
-            present.c.created_at,
-            people,
+def _of_people(query: Select, participant_id, s: Scope) -> Select:
+    return query if s.people is None else query.where(participant_id.in_(s.people))
+
+
+def _seats(s: Scope, *statuses: str) -> Select:
+    """Registrations in scope with one of ``statuses``: (pid, sid, status). One per person and
+    session (a unique constraint), so rows count people."""
+    query = select(
+        Registration.participant_id.label("pid"),
+        Registration.session_id.label("sid"),
+        Registration.status.label("status"),
+    ).where(Registration.session_id.in_(s.session_ids), Registration.status.in_(statuses))
+    return _of_people(query, Registration.participant_id, s)
+
+
+#: Verdicts written into the SQL rather than bound, so that the partial indexes apply.
+_OK = literal_column(f"'{Verdict.OK}'")
+_ANNULLED = literal_column(f"'{Verdict.ANNULLED}'")
+
+
+def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquery:
+    """``ok`` entries in scope, as (pid, sid, channel, at): all of them, undone ones too; with
+    ``touched`` only those of the people one of whose entries in scope was undone; with
+    ``effective`` too, only those of theirs that stand (:func:`effective_checkins`).
+
+    An entry whose participant was deleted has no ``pid``; the counts leave it out (testing for
+    it here would lead SQLite to a worse index)."""
+    if effective:
+        query = effective_checkins(many=True)
+    else:
+        query = select(CheckIn).where(CheckIn.verdict == _OK)
+    query = query.with_only_columns(
+        CheckIn.participant_id.label("pid"),
+        CheckIn.session_id.label("sid"),
+        CheckIn.channel.label("channel"),
+        CheckIn.created_at.label("at"),
+    )
+    if not touched:
+        query = query.where(CheckIn.session_id.in_(s.session_ids))
+        return _of_people(query, CheckIn.participant_id, s).subquery()
+    # From the few undos to the entries they undo (not from every entry to its undo), to their
+    # people, whose entries are then looked up by participant ("+ 0" keeps the planners from
+    # reading every entry of the sessions instead).
+    undo, target = aliased(CheckIn), aliased(CheckIn)
+    people = (
+        select(target.participant_id.label("pid"))
+        .select_from(undo)
+        .join(target, target.id == undo.refers_to_id)
+        .where(undo.verdict == _ANNULLED, target.session_id.in_(s.session_ids))
+        .distinct()
+    )
+    people = _of_people(people, target.participant_id, s)
+    return query.where(
+        CheckIn.participant_id.in_(people), (CheckIn.session_id + 0).in_(s.session_ids)
+    ).subquery()
+
+
+def _attendance(s: Scope, aggregate, keys: int = 0) -> Select:
+    """``aggregate`` over the effective check-ins in scope: ``aggregate`` makes, from a subquery
+    of check-ins, a query of ``keys`` key columns and then counts, grouped by the keys.
+
+    Testing every entry for an undo is what costs most, and few entries are undone. So the
+    counts are taken over every ``ok`` entry (straight from an index), less the counts over the
+    entries of the few people one of whose entries was undone, plus the counts over those
+    people's entries that stand. People one undo touches are counted exactly; the others have
+    nothing undone. The result is the same as counting the effective check-ins alone."""
+    arms = [
+        aggregate(rows).add_columns(literal(weight).label("weight"))
+        for rows, weight in (
+            (_log(s), 1),
+            (_log(s, touched=True), -1),
+            (_log(s, touched=True, effective=True), 1),
         )
-        .join(people, people.c.id == present.c.participant_id)
-        .subquery("att")
+    ]
+    both = union_all(*arms).subquery()
+    columns = [c for c in both.c if c.name != "weight"]
+    counts = [func.coalesce(func.sum(c * both.c.weight), 0).label(c.name) for c in columns[keys:]]
+    query = select(*columns[:keys], *counts)
+    return query.group_by(*columns[:keys]) if keys else query
+
+
+def _attended(s: Scope, aggregate, keys: int = 0) -> list[tuple]:
+    """The rows of :func:`_attendance`."""
+    return [tuple(row) for row in db.session.execute(_attendance(s, aggregate, keys))]
+
+
+def _flag(condition):
+    """1 where ``condition`` holds, else 0: summed or maxed per group."""
+    return case((condition, 1), else_=0)
+
+
+def _people(rows, *per) -> Subquery:
+    """One row per person (and per ``per``, e.g. session) of ``rows``."""
+    return select(rows.c.pid, *per).group_by(*per, rows.c.pid).subquery()
+
+
+def _registered(s: Scope) -> Subquery:
+    """The people holding a confirmed seat for a session in scope, one row each."""
+    return _people(_seats(s, RegistrationStatus.CONFIRMED).subquery())
+
+
+def _count_by(event_id: int, people, by: str, *per) -> Select:
+    """``people`` (a subquery of one row per person, or per person and ``per``) counted per
+    country or organisation (``by``) and ``per``: (key, *per, n). Without ``per`` the event's
+    people are read in the order of their country (or spelling) from an index and kept when
+    they are among ``people``; with it, ``people`` is joined to them."""
+    column = Participant.country if by == "country" else Participant.organisation
+    if per:
+        query = select(column.label("key"), *per, func.count().label("n")).join(
+            people, people.c.pid == Participant.id
+        )
+    else:
+        query = select(column.label("key"), func.count().label("n")).where(
+            Participant.event_id == event_id, Participant.id.in_(select(people.c.pid))
+        )
+    query = query.group_by(column, *per)
+    if by == "country":
+        return query
+    # Per spelling first, then the merged names over those groups.
+    spelled = query.subquery()
+    name, alias, join = organisation_name(event_id, spelled.c.key)
+    outer_per = [spelled.c[c.name] for c in per]
+    return (
+        select(name.label("key"), *outer_per, func.sum(spelled.c.n).label("n"))
+        .select_from(spelled)
+        .outerjoin(alias, join)
+        .group_by(name, *outer_per)
     )
 
 
@@ -156,75 +305,97 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _name(by: str, key: str) -> str:
+    return countries.name(key) if by == "country" else key
+
+
+# --- the panels -------------------------------------------------------------------------------
+
+
 def totals(event: Event, f: ReportFilter) -> dict:
-    ids = [s.id for s in sessions_in_scope(event, f)]
-    regs, att = _registrations(event, f, ids), _attendance(event, f, ids)
-    registered, countries_, organisations = db.session.execute(
-        select(
-            func.count(func.distinct(regs.c.id)),
-            func.count(func.distinct(regs.c.country)),
-            func.count(func.distinct(regs.c.organisation)),
+    s = scope(event, f)
+    registered_people = select(_registered(s).c.pid)
+    registered, countries_ = db.session.execute(
+        select(func.count(), func.count(func.distinct(Participant.country))).where(
+            Participant.event_id == event.id, Participant.id.in_(registered_people)
         )
     ).one()
-    checked_in, in_person, online = db.session.execute(
-        select(
-            func.count(func.distinct(att.c.id)),
-            func.count(func.distinct(case((att.c.channel == Channel.IN_PERSON, att.c.id)))),
-            func.count(func.distinct(case((att.c.channel == Channel.ONLINE, att.c.id)))),
+    spellings = _count_by(event.id, _registered(s), "organisation").subquery()
+    organisations = db.session.scalar(select(func.count()).select_from(spellings))
+
+    def per_person(rows):
+        person = (
+            select(
+                rows.c.pid,
+                func.max(_flag(rows.c.channel == Channel.IN_PERSON)).label("in_person"),
+                func.max(_flag(rows.c.channel == Channel.ONLINE)).label("online"),
+            )
+            .group_by(rows.c.pid)
+            .subquery()
         )
-    ).one()
+        return select(
+            func.count(person.c.pid).label("people"),
+            func.coalesce(func.sum(person.c.in_person), 0).label("in_person"),
+            func.coalesce(func.sum(person.c.online), 0).label("online"),
+        )
+
+    [(checked_in, in_person, online)] = _attended(s, per_person)
     return {
         "registered": registered,
-        "checked_in": checked_in,
-        "in_person": in_person,
-        "online": online,
-        "attendance_rate": _rate(checked_in, registered),
+        "checked_in": int(checked_in),
+        "in_person": int(in_person),
+        "online": int(online),
+        "attendance_rate": _rate(int(checked_in), registered),
         "countries": countries_,
         "organisations": organisations,
     }
 
 
 def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
-    scope = sessions_in_scope(event, f)
-    ids = [s.id for s in scope]
-    regs, att = _registrations(event, f, ids, waitlist=True), _attendance(event, f, ids)
+    s = scope(event, f)
+    seats = _seats(s, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED).subquery()
     counts = {
-        sid: (confirmed, waitlisted)
-        for sid, confirmed, waitlisted in db.session.execute(
-            select(
-                regs.c.session_id,
-                func.count(case((regs.c.status == RegistrationStatus.CONFIRMED, 1))),
-                func.count(case((regs.c.status == RegistrationStatus.WAITLISTED, 1))),
-            ).group_by(regs.c.session_id)
+        (sid, status): n
+        for sid, status, n in db.session.execute(
+            select(seats.c.sid, seats.c.status, func.count()).group_by(seats.c.sid, seats.c.status)
         )
     }
-    present = {
-        sid: (everyone, in_person, online)
-        for sid, everyone, in_person, online in db.session.execute(
-            select(
-                att.c.session_id,
-                func.count(func.distinct(att.c.id)),
-                func.count(func.distinct(case((att.c.channel == Channel.IN_PERSON, att.c.id)))),
-                func.count(func.distinct(case((att.c.channel == Channel.ONLINE, att.c.id)))),
-            ).group_by(att.c.session_id)
+    # People per session, and per session and channel: distinct people in index order.
+    people = dict(
+        _attended(
+            s,
+            lambda rows: select(rows.c.sid, func.count(func.distinct(rows.c.pid))).group_by(
+                rows.c.sid
+            ),
+            keys=1,
+        )
+    )
+    channels = {
+        (sid, channel): n
+        for sid, channel, n in _attended(
+            s,
+            lambda rows: select(
+                rows.c.sid, rows.c.channel, func.count(func.distinct(rows.c.pid))
+            ).group_by(rows.c.sid, rows.c.channel),
+            keys=2,
         )
     }
     rows = []
-    for s in scope:
-        confirmed, waitlisted = counts.get(s.id, (0, 0))
-        everyone, in_person, online = present.get(s.id, (0, 0, 0))
+    for session in sessions_in_scope(event, f):
+        confirmed = counts.get((session.id, RegistrationStatus.CONFIRMED), 0)
+        everyone = int(people.get(session.id, 0))
         rows.append(
             {
-                "session_id": s.id,
-                "title": s.title,
-                "day": s.local_day().isoformat(),
-                "starts": f"{event.local(s.starts_at):%H:%M}",
-                "capacity": s.capacity,
+                "session_id": session.id,
+                "title": session.title,
+                "day": session.local_day().isoformat(),
+                "starts": f"{event.local(session.starts_at):%H:%M}",
+                "capacity": session.capacity,
                 "confirmed": confirmed,
-                "waitlisted": waitlisted,
+                "waitlisted": counts.get((session.id, RegistrationStatus.WAITLISTED), 0),
                 "checked_in": everyone,
-                "in_person": in_person,
-                "online": online,
+                "in_person": int(channels.get((session.id, Channel.IN_PERSON), 0)),
+                "online": int(channels.get((session.id, Channel.ONLINE), 0)),
                 "no_shows": max(confirmed - everyone, 0),
                 "attendance_rate": _rate(everyone, confirmed),
             }
@@ -234,101 +405,101 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
 
 def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
     """Registered and checked-in people per country or organisation (``by``), most first."""
-    ids = [s.id for s in sessions_in_scope(event, f)]
-    regs, att = _registrations(event, f, ids), _attendance(event, f, ids)
-    registered = dict(
-        db.session.execute(
-            select(regs.c[by], func.count(func.distinct(regs.c.id))).group_by(regs.c[by])
-        ).all()
-    )
-    present = dict(
-        db.session.execute(
-            select(att.c[by], func.count(func.distinct(att.c.id))).group_by(att.c[by])
-        ).all()
-    )
+    s = scope(event, f)
+    registered = dict(db.session.execute(_count_by(event.id, _registered(s), by)).all())
+    present = dict(_attended(s, lambda rows: _count_by(event.id, _people(rows), by), keys=1))
     rows = [
         {
             "key": key,
-            "name": countries.name(key) if by == "country" else key,
-            "registered": n,
-            "checked_in": present.get(key, 0),
-            "attendance_rate": _rate(present.get(key, 0), n),
+            "name": _name(by, key),
+            "registered": int(n),
+            "checked_in": int(present.get(key, 0)),
+            "attendance_rate": _rate(int(present.get(key, 0)), int(n)),
         }
         for key, n in registered.items()
     ]
     return sorted(rows, key=lambda r: (-r["registered"], r["name"]))
 
 
-def matrix(event: Event, f: ReportFilter, by: str) -> dict:
-    """Registered and checked-in people per (country or organisation) x session."""
-    scope = sessions_in_scope(event, f)
-    ids = [s.id for s in scope]
-    regs, att = _registrations(event, f, ids), _attendance(event, f, ids)
+def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> dict:
+    """Registered and checked-in people per (country or organisation) x session: the ``limit``
+    rows (all with ``None``) with the most registered people, and how many there are in all."""
+    sessions = sessions_in_scope(event, f)
+    s = scope(event, f)
+    seats = _seats(s, RegistrationStatus.CONFIRMED).subquery()
     cells: dict[str, dict[int, dict[str, int]]] = {}
-    for key, sid, n in db.session.execute(
-        select(regs.c[by], regs.c.session_id, func.count(func.distinct(regs.c.id))).group_by(
-            regs.c[by], regs.c.session_id
-        )
-    ):
-        cells.setdefault(key, {})[sid] = {"registered": n, "checked_in": 0}
-    for key, sid, n in db.session.execute(
-        select(att.c[by], att.c.session_id, func.count(func.distinct(att.c.id))).group_by(
-            att.c[by], att.c.session_id
-        )
-    ):
-        cells.setdefault(key, {}).setdefault(sid, {"registered": 0, "checked_in": 0})[
-            "checked_in"
-        ] = n
-    people = dict(
-        db.session.execute(
-            select(regs.c[by], func.count(func.distinct(regs.c.id))).group_by(regs.c[by])
-        ).all()
-    )
+    for key, sid, n in db.session.execute(_count_by(event.id, seats, by, seats.c.sid)):
+        cells.setdefault(key, {})[sid] = {"registered": int(n), "checked_in": 0}
+
+    def per_session(rows):
+        people = _people(rows, rows.c.sid)
+        return _count_by(event.id, people, by, people.c.sid)
+
+    for key, sid, n in _attended(s, per_session, keys=2):
+        if n:
+            cell = cells.setdefault(key, {}).setdefault(sid, {"registered": 0, "checked_in": 0})
+            cell["checked_in"] = int(n)
+    people = dict(db.session.execute(_count_by(event.id, _registered(s), by)).all())
     rows = [
         {
             "key": key,
-            "name": countries.name(key) if by == "country" else key,
+            "name": _name(by, key),
             "cells": {str(sid): cell for sid, cell in by_session.items()},
-            "registered": people.get(key, 0),
+            "registered": int(people.get(key, 0)),
         }
         for key, by_session in cells.items()
     ]
     return {
-        "sessions": [{"id": s.id, "title": s.title} for s in scope],
-        "rows": sorted(rows, key=lambda r: (-r["registered"], r["name"])),
+        "sessions": [{"id": x.id, "title": x.title} for x in sessions],
+        **_top(sorted(rows, key=lambda r: (-r["registered"], r["name"])), limit),
     }
 
 
-def _bucket(column, minutes: int):
-    """The start of the ``minutes``-long slot a time falls in, as seconds since the epoch."""
+def _minute(column):
+    """The minute a time falls in: the text "YYYY-MM-DD HH:MM" as SQLite stores times (cheaper
+    to cut than to convert, row by row), the truncated time on PostgreSQL."""
+    if db.engine.dialect.name == "postgresql":
+        return func.date_trunc("minute", column)
+    return func.substr(column, 1, 16)
+
+
+def _bucket(minute, minutes: int):
+    """The start of the ``minutes``-long slot a :func:`_minute` falls in, as seconds since the
+    epoch."""
     seconds = minutes * 60
     if db.engine.dialect.name == "postgresql":
-        epoch = func.extract("epoch", column)
+        epoch = func.extract("epoch", minute)
     else:
-        epoch = func.strftime("%s", column)
+        epoch = func.strftime("%s", minute)
     return func.floor(func.cast(epoch, db.Integer) / literal(seconds)) * literal(seconds)
 
 
 def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
-    """Check-ins per ``minutes`` (first arrival of each person per session), per channel."""
-    ids = [s.id for s in sessions_in_scope(event, f)]
-    att = _attendance(event, f, ids)
-    slot = _bucket(att.c.created_at, minutes).label("slot")
+    """Check-ins per ``minutes``, per channel: counted per minute, then per slot."""
+
+    def per_minute(rows):
+        minute = _minute(rows.c.at)
+        person = rows.c.pid.is_not(None)
+        return select(
+            minute.label("minute"),
+            func.sum(_flag(and_(person, rows.c.channel == Channel.IN_PERSON))).label("in_person"),
+            func.sum(_flag(and_(person, rows.c.channel == Channel.ONLINE))).label("online"),
+        ).group_by(minute)
+
+    per = _attendance(scope(event, f), per_minute, keys=1).subquery()
+    slot = _bucket(per.c.minute, minutes).label("slot")
     rows = db.session.execute(
-        select(
-            slot,
-            func.count(case((att.c.channel == Channel.IN_PERSON, 1))),
-            func.count(case((att.c.channel == Channel.ONLINE, 1))),
-        )
+        select(slot, func.sum(per.c.in_person), func.sum(per.c.online))
         .group_by(slot)
+        .having(func.sum(per.c.in_person) + func.sum(per.c.online) > 0)
         .order_by(slot)
     ).all()
     return [
         {
             "time": datetime.fromtimestamp(int(t), tz=event.zone).isoformat(),
             "label": f"{datetime.fromtimestamp(int(t), tz=event.zone):%d %b %H:%M}",
-            "in_person": in_person,
-            "online": online,
+            "in_person": int(in_person),
+            "online": int(online),
         }
         for t, in_person, online in rows
     ]
@@ -336,10 +507,23 @@ def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
 
 def filter_choices(event: Event) -> dict:
     """What the filter menus offer: days, sessions, categories, countries, organisations."""
-    people = _people(event, ReportFilter())
-    country_codes = db.session.scalars(select(people.c.country).distinct())
+    country_codes = db.session.scalars(
+        select(Participant.country).where(Participant.event_id == event.id).distinct()
+    )
+    spellings = (
+        select(Participant.organisation.label("spelling"))
+        .where(Participant.event_id == event.id)
+        .group_by(Participant.organisation)
+        .subquery()
+    )
+    name, alias, join = organisation_name(event.id, spellings.c.spelling)
     organisations = db.session.scalars(
-        select(people.c.organisation).distinct().order_by(people.c.organisation).limit(5000)
+        select(name)
+        .select_from(spellings)
+        .outerjoin(alias, join)
+        .distinct()
+        .order_by(name)
+        .limit(5000)
     )
     return {
         "days": sorted({s.local_day() for s in event.sessions}),
@@ -350,22 +534,101 @@ def filter_choices(event: Event) -> dict:
     }
 
 
+def _top(rows: list[dict], limit: int | None) -> dict:
+    """The first ``limit`` rows (all with ``None``) and how many there are in all."""
+    return {"rows": rows if limit is None else rows[:limit], "count": len(rows)}
+
+
+#: The dashboard's panels, each a function of (event, filter) giving what its endpoint sends.
+#: The breakdowns and matrices say how many rows there are in all (``count``); organisations
+#: are cut to the :data:`TOP_ORGANISATIONS` with the most registered people.
 PANELS = {
     "totals": totals,
     "sessions": sessions_table,
-    "countries": lambda e, f: breakdown(e, f, "country"),
-    "organisations": lambda e, f: breakdown(e, f, "organisation"),
+    "countries": lambda e, f: _top(breakdown(e, f, "country"), None),
+    "organisations": lambda e, f: _top(breakdown(e, f, "organisation"), TOP_ORGANISATIONS),
     "country-matrix": lambda e, f: matrix(e, f, "country"),
-    "organisation-matrix": lambda e, f: matrix(e, f, "organisation"),
+    "organisation-matrix": lambda e, f: matrix(e, f, "organisation", TOP_ORGANISATIONS),
     "arrivals": arrivals,
 }
 
 
-def dashboard(event: Event, f: ReportFilter) -> dict:
-    """Every panel at once, for the live dashboard's one request, and when it was counted."""
+# --- answers kept while nothing changes -------------------------------------------------------
+
+
+def data_version() -> tuple:
+    """Changes whenever something a report counts changes: the newest check-in log entry (every
+    scan and every undo adds one), the newest registration and the latest change to one
+    (``updated_at``), the newest participant, the newest audit-log entry (organisers' changes to
+    people are audited), and the newest organisation merge and merge undo. Each is read from the
+    end of an index, so the probe costs well under a millisecond at any size."""
+    newest = [
+        select(func.max(CheckIn.id)),
+        select(func.max(Registration.id)),
+        select(func.max(Registration.updated_at)),
+        select(func.max(Participant.id)),
+        select(func.max(AuditEntry.id)),
+        select(func.max(OrganisationMerge.id)),
+        select(func.max(OrganisationMerge.undone_at)),
+    ]
+    return tuple(db.session.execute(select(*(q.scalar_subquery() for q in newest))).one())
+
+
+@dataclass
+class _Answer:
+    version: tuple
+    value: object
+    expires: float
+
+
+_answers: OrderedDict[tuple, _Answer] = OrderedDict()
+_answers_lock = threading.Lock()
+#: How many (event, filter, panel) answers a process keeps, the least recently used going first.
+KEPT_ANSWERS = 256
+
+
+def panel(event: Event, f: ReportFilter, name: str):
+    """The panel ``name`` for ``f``: counted again unless counted before at the same
+    :func:`data_version` (and the same sessions), and less than ``REPORT_CACHE_SECONDS`` ago (a
+    backstop for a change no probe sees, such as one made straight in the database)."""
+    seconds = current_app.config.get("REPORT_CACHE_SECONDS", 60)
+    if not seconds:
+        return PANELS[name](event, f)
+    sessions = tuple((s.id, s.title, s.capacity, s.starts_at, s.ends_at) for s in event.sessions)
+    # Read before counting: a change committed in between is then counted under the older
+    # version, and counted again by the next request, which sees the newer one.
+    version = (data_version(), sessions)
+    key = (event.id, f, name)
+    now = time.monotonic()
+    with _answers_lock:
+        kept = _answers.get(key)
+        if kept and kept.version == version and kept.expires > now:
+            _answers.move_to_end(key)
+            return kept.value
+    value = PANELS[name](event, f)
+    with _answers_lock:
+        _answers[key] = _Answer(version, value, now + seconds)
+        _answers.move_to_end(key)
+        while len(_answers) > KEPT_ANSWERS:
+            _answers.popitem(last=False)
+    return value
+
+
+def forget_answers() -> None:
+    """Drop every kept answer (the benchmarks time counting from scratch)."""
+    with _answers_lock:
+        _answers.clear()
+
+
+def stamp(event: Event) -> dict:
+    """When the figures were counted, for the page and the JSON."""
     as_of = datetime.now(event.zone)
     return {
-        **{name: panel(event, f) for name, panel in PANELS.items()},
         "as_of": as_of.isoformat(),
         "as_of_label": f"{as_of:%d %b %Y %H:%M:%S} ({event.timezone})",
     }
+
+
+def dashboard(event: Event, f: ReportFilter) -> dict:
+    """Every panel at once (the page, and ``/dashboard/data``), and when it was counted."""
+    return {**{name: panel(event, f, name) for name in PANELS}, **stamp(event)}

@@ -38,10 +38,21 @@ def dashboard(slug: str):
 
 
 @bp.get("/e/<slug>/dashboard/data")
+@bp.get("/e/<slug>/dashboard/data/<panel>")
 @role_required(Role.ORGANISER)
-def dashboard_data(slug: str):
+def dashboard_data(slug: str, panel: str | None = None):
+    """One panel's figures (what the page polls, each panel in its own request), or every
+    panel at once without ``panel``."""
     event = get_event_or_404(slug)
-    response = jsonify(services.dashboard(event, ReportFilter.from_args(event, request.args)))
+    if panel is not None and panel not in services.PANELS:
+        abort(404)
+    report_filter = ReportFilter.from_args(event, request.args)
+    if panel is None:
+        data = services.dashboard(event, report_filter)
+    else:
+        data = {"panel": panel, "data": services.panel(event, report_filter, panel)}
+        data |= services.stamp(event)
+    response = jsonify(data)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,4 +1,5 @@
-"""PDF tickets: an A4 page to print or keep on a phone, and an A6 badge.
+"""PDF tickets: an A4 page to print or keep on a phone, and an A6 badge; and for organisers,
+sheets of A6 badges to print on A4 and cut in four.
 
 A ticket shows the event, the participant (name, organisation, country, category), the sessions
 they hold (day, time in the event's time zone, room, confirmed or waitlisted), the QR of their
@@ -32,10 +33,12 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
+    KeepInFrame,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -432,14 +435,20 @@ def _a4_story(participant: Participant, code: str, registrations, styles) -> lis
     ]
 
 
+def _badge_details(participant: Participant) -> str:
+    """The country, and the category in the brand colour: the line under a badge's name."""
+    details = _text(country_name(participant.country))
+    if category := _category(participant):
+        details += " · " + _coloured(_text(category), BRAND)
+    return details
+
+
 def _a6_story(participant: Participant, code: str, registrations, styles) -> list[Flowable]:
     layout = LAYOUTS["a6"]
     centre = {k: _aligned(v, TA_CENTER) for k, v in styles.items()}
     qr = QRFlowable(code, layout.module, layout.quiet)
     qr.hAlign = "CENTER"
-    details = _text(country_name(participant.country))
-    if category := _category(participant):
-        details += " · " + _coloured(_text(category), BRAND)
+    details = _badge_details(participant)
     story = [
         _band(participant.event, layout, styles, TA_CENTER),
         Spacer(1, 2.5 * mm),
@@ -539,6 +548,101 @@ def ticket_pdf(participant: Participant, layout: str = "a4") -> bytes:
     build = _a4_story if layout == "a4" else _a6_story
     doc.build(build(participant, access.code, registrations, styles))
     return buffer.getvalue()
+
+
+def _fit_words(text: str, style: ParagraphStyle, width: float, smallest: float) -> ParagraphStyle:
+    """``style``, made smaller if need be (down to ``smallest`` points) so that the longest word
+    of ``text`` fits in ``width``: a long name is printed smaller, never cut in the middle."""
+    longest = max((pdfmetrics.stringWidth(w, style.fontName, 1) for w in text.split()), default=0)
+    size = min(style.fontSize, max(smallest, 0.98 * width / longest if longest else style.fontSize))
+    if size == style.fontSize:
+        return style
+    return ParagraphStyle(
+        style.name, style, fontSize=size, leading=size * style.leading / style.fontSize
+    )
+
+
+#: Badges per A4 sheet: its four A6 quadrants, 105 x 148.5 mm each.
+BADGES_PER_SHEET = 4
+#: How far the cut marks reach into the sheet from its edges and from its centre.
+CUT_MARK = 10 * mm
+
+
+def badge_sheet_pdf(event: Event, badges: list[tuple[Participant, str]]) -> bytes:
+    """Badges for printing: ``badges`` are (participant, access code) pairs, four per A4 page.
+
+    Each badge is an A6 quadrant of the sheet, the size of the participant's own A6 badge and of
+    the usual lanyard pouch: two straight cuts (marked at the sheet's edges and centre, in the
+    gutters between the badges) make four badges with nothing to trim away. Content keeps 6 mm
+    from every cut and sheet edge, beyond what printers leave unprinted. A badge shows the
+    event's band, the name in large type, organisation, country and category (shrunk to fit
+    when long), and at the bottom the QR of the access code at the single badge's size
+    (35 mm), with the code typed under it for when a camera cannot read it.
+    """
+    layout = LAYOUTS["a6"]
+    styles = _styles(layout)
+    centre = {k: _aligned(v, TA_CENTER) for k, v in styles.items()}
+    name_style = ParagraphStyle("badge_name", centre["person"], fontSize=20, leading=23)
+    organisation_style = ParagraphStyle("badge_org", centre["body"], fontSize=11, leading=14)
+    quadrant_w, quadrant_h = A4[0] / 2, A4[1] / 2
+    margin, inner = layout.margin, A4[0] / 2 - 2 * layout.margin
+
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
+    # Metadata names the event only, as on tickets.
+    canvas.setTitle(f"Badges · {event.name}")
+    canvas.setAuthor(event.organiser or event.name)
+    canvas.setSubject("Badges")
+    canvas.setCreator("regapp")
+
+    def draw_badge(x0: float, y0: float, participant: Participant, code: str) -> None:
+        band = _band(event, layout, styles, TA_CENTER)
+        _, band_h = band.wrapOn(canvas, inner, quadrant_h)
+        band.drawOn(canvas, x0 + margin, y0 + quadrant_h - margin - band_h)
+        code_y = y0 + margin + 1 * mm
+        canvas.setFont(fonts().mono, layout.code)
+        canvas.setFillColor(INK)
+        canvas.drawCentredString(x0 + quadrant_w / 2, code_y, grouped(code))
+        qr = QRFlowable(code, layout.module, layout.quiet)
+        qr_y = code_y + layout.code + 1 * mm
+        qr.drawOn(canvas, x0 + (quadrant_w - qr.side) / 2, qr_y)
+        top, bottom = y0 + quadrant_h - margin - band_h - 3 * mm, qr_y + qr.side
+        fitted = _fit_words(participant.full_name, name_style, inner, smallest=11)
+        identity = [Paragraph(_text(participant.full_name), fitted), Spacer(1, 4)]
+        if participant.organisation:
+            identity += [Paragraph(_text(participant.organisation), organisation_style)]
+        identity += [Spacer(1, 3), Paragraph(_badge_details(participant), centre["muted"])]
+        block = KeepInFrame(inner, top - bottom, identity, mode="shrink")
+        _, block_h = block.wrapOn(canvas, inner, top - bottom)
+        block.drawOn(canvas, x0 + margin, bottom + (top - bottom - block_h) / 2)
+
+    def draw_cut_marks() -> None:
+        """On the two cut lines: from each edge of the sheet, and a cross at its centre."""
+        width, height = A4
+        canvas.setStrokeColor(MUTED)
+        canvas.setLineWidth(0.5)
+        for x1, y1, x2, y2 in (
+            (quadrant_w, height, quadrant_w, height - CUT_MARK),
+            (quadrant_w, 0, quadrant_w, CUT_MARK),
+            (0, quadrant_h, CUT_MARK, quadrant_h),
+            (width, quadrant_h, width - CUT_MARK, quadrant_h),
+            (quadrant_w - CUT_MARK, quadrant_h, quadrant_w + CUT_MARK, quadrant_h),
+            (quadrant_w, quadrant_h - CUT_MARK, quadrant_w, quadrant_h + CUT_MARK),
+        ):
+            canvas.line(x1, y1, x2, y2)
+
+    for start in range(0, len(badges), BADGES_PER_SHEET):
+        for slot, (participant, code) in enumerate(badges[start : start + BADGES_PER_SHEET]):
+            column, row = slot % 2, slot // 2
+            draw_badge(column * quadrant_w, A4[1] - (row + 1) * quadrant_h, participant, code)
+        draw_cut_marks()
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def badges_filename(event: Event) -> str:
+    return ticket_filename(event).replace("ticket-", "badges-", 1)
 
 
 def ticket_filename(event: Event) -> str:

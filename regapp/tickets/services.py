@@ -26,9 +26,14 @@ def check_code(typed: str) -> CodeCheck:
         return CodeCheck("unknown_code", str(error))
     found = db.session.scalar(select(AccessCode).where(AccessCode.code == code))
     if found is None:
+        return code_check_for(None)
+    return code_check_for(found.status, found.participant)
+
+
+def code_check_for(status: str | None, participant: Participant | None = None) -> CodeCheck:
+    """What a code found with ``status`` is worth (``None``: no such code)."""
+    if status is None:
         return CodeCheck("unknown_code", "No participant has this code.")
-    if found.status == CodeStatus.REVOKED:
-        return CodeCheck(
-            "revoked_code", "This code was replaced by a newer one.", found.participant
-        )
-    return CodeCheck("ok", "Valid code.", found.participant)
+    if status == CodeStatus.REVOKED:
+        return CodeCheck("revoked_code", "This code was replaced by a newer one.", participant)
+    return CodeCheck("ok", "Valid code.", participant)

@@ -2,10 +2,11 @@
  *
  * The page arrives with every table rendered and the same figures as JSON in #dashboard-data.
  * This script draws the charts (Chart.js, vendored in static/vendor/) and keeps everything live:
- * every REFRESH_MS it asks /e/<slug>/dashboard/data with the page's filters (the URL in
- * #dashboard[data-url]) and rebuilds the figures, tables and charts in place, so the filters,
- * the scroll position and any opened "Show all" stay as they are. It pauses while the tab is
- * hidden and catches up as soon as it is shown again.
+ * every REFRESH_MS it asks for each panel's figures with the page's filters, all panels at once,
+ * each in its own request (/e/<slug>/dashboard/data/<panel>, from the URL in
+ * #dashboard[data-url]), and rebuilds each panel's figures, tables and charts in place as its
+ * answer comes, so the filters, the scroll position and any opened "Show all" stay as they are.
+ * It pauses while the tab is hidden and catches up as soon as it is shown again.
  *
  * `?refresh=N` in the page's address polls every N seconds instead (at least 2): for tests and
  * for a screen on the wall.
@@ -111,15 +112,21 @@
     if (body && body.innerHTML !== html) body.innerHTML = html;
   }
 
-  /** The first ROWS_SHOWN rows in the table, the rest under "Show all", and the print note. */
-  function splitRows(key, rows, rowHtml, columns, plural) {
+  /** "Show all 36 organisations", or "Show the top 100 of 6,714 organisations" when the
+   *  server sent the top ones only (the template's more_summary). */
+  const moreSummary = (shown, count, plural) => (shown < count
+    ? `Show the top ${num(shown)} of ${num(count)} ${plural}` : `Show all ${num(count)} ${plural}`);
+
+  /** The first ROWS_SHOWN rows in the table, the rest under "Show all", and the print note;
+   *  `count` is how many rows there are in all (the server may send the top ones only). */
+  function splitRows(key, rows, count, rowHtml, columns, plural) {
     setRows(`${key}-body`, rows.slice(0, ROWS_SHOWN).map(rowHtml).join("")
       || emptyRow(columns, "No registrations match these filters."));
     setRows(`${key}-more-body`, rows.slice(ROWS_SHOWN).map(rowHtml).join(""));
     const more = $(`${key}-more`);
     more.hidden = rows.length <= ROWS_SHOWN;
-    $(`${key}-more-summary`).textContent = `Show all ${num(rows.length)} ${plural}`;
-    $(`${key}-print-note`).textContent = `${ROWS_SHOWN} of ${num(rows.length)} ${plural} printed; the export has them all.`;
+    $(`${key}-more-summary`).textContent = moreSummary(rows.length, count, plural);
+    $(`${key}-print-note`).textContent = `${ROWS_SHOWN} of ${num(count)} ${plural} printed; the export has them all.`;
   }
 
   function renderTotals(totals) {
@@ -152,9 +159,9 @@
     <td class="num">${pct(r.attendance_rate)}</td>
   </tr>`;
 
-  function renderBreakdown(key, rows, plural) {
-    splitRows(key, rows, breakdownRow, 4, plural);
-    drawBreakdownChart(key, rows);
+  function renderBreakdown(key, breakdown, plural) {
+    splitRows(key, breakdown.rows, breakdown.count, breakdownRow, 4, plural);
+    drawBreakdownChart(key, breakdown.rows);
   }
 
   function renderMatrix(key, matrix, noun, plural) {
@@ -167,7 +174,7 @@
       const cell = r.cells[String(s.id)];
       return `<td class="num">${cell ? `${num(cell.checked_in)} / ${num(cell.registered)}` : NONE}</td>`;
     }).join("")}</tr>`;
-    splitRows(key, matrix.rows, row, sessions.length + 1, plural);
+    splitRows(key, matrix.rows, matrix.count, row, sessions.length + 1, plural);
   }
 
   function renderArrivals(arrivals) {
@@ -176,14 +183,19 @@
     drawArrivalsChart(arrivals);
   }
 
+  /** How each panel of services.PANELS is drawn from its figures. */
+  const PANELS = {
+    totals: renderTotals,
+    sessions: renderSessions,
+    countries: (d) => renderBreakdown("countries", d, "countries"),
+    organisations: (d) => renderBreakdown("organisations", d, "organisations"),
+    "country-matrix": (d) => renderMatrix("country-matrix", d, "country", "countries"),
+    "organisation-matrix": (d) => renderMatrix("organisation-matrix", d, "organisation", "organisations"),
+    arrivals: renderArrivals,
+  };
+
   function render(d) {
-    renderTotals(d.totals);
-    renderSessions(d.sessions);
-    renderBreakdown("countries", d.countries, "countries");
-    renderBreakdown("organisations", d.organisations, "organisations");
-    renderMatrix("country-matrix", d["country-matrix"], "country", "countries");
-    renderMatrix("organisation-matrix", d["organisation-matrix"], "organisation", "organisations");
-    renderArrivals(d.arrivals);
+    Object.entries(PANELS).forEach(([name, draw]) => draw(d[name]));
   }
 
   // ---------------------------------------------------------------------------------- charts
@@ -434,27 +446,52 @@
     if (!stopped) timer = setTimeout(refresh, ms);
   }
 
+  /** The URL of one panel's figures: #dashboard[data-url] (every panel, with the filters)
+   *  with the panel's name added to its path. */
+  function panelUrl(name) {
+    const url = new URL(root.dataset.url, window.location.href);
+    url.pathname += `/${encodeURIComponent(name)}`;
+    return url;
+  }
+
+  class SignedOut extends Error {}
+
+  /** One panel's figures, drawn as soon as they come. */
+  async function refreshPanel(name, signal) {
+    const response = await fetch(panelUrl(name), {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+      redirect: "manual", // signed out: the login page's redirect, not its HTML
+      signal,
+    });
+    if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
+      throw new SignedOut();
+    }
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const answer = await response.json();
+    data[name] = answer.data;
+    if (!data.as_of || answer.as_of > data.as_of) data.as_of = answer.as_of;
+    PANELS[name](answer.data);
+  }
+
   async function refresh() {
     if (document.hidden || inFlight || stopped) return;
     const controller = new AbortController();
     inFlight = controller;
     const timeout = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     try {
-      const response = await fetch(root.dataset.url, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-        cache: "no-store",
-        redirect: "manual", // signed out: the login page's redirect, not its HTML
-        signal: controller.signal,
-      });
-      if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
+      data.as_of = null;
+      const results = await Promise.allSettled(
+        Object.keys(PANELS).map((name) => refreshPanel(name, controller.signal)),
+      );
+      const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+      if (failed.some((error) => error instanceof SignedOut)) {
         stopped = true;
         setState("stopped", "Stopped", "You are signed out. Reload the page to sign in again.");
         return;
       }
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      data = await response.json();
-      render(data);
+      if (failed.length) throw failed[0];
       stamp();
       setState("live", "Live", `Refreshes every ${refreshMs / 1000} s.`);
     } catch (error) {
