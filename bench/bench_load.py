@@ -181,6 +181,7 @@ class Server:
             f"--workers={args.workers}",
             f"--worker-class={args.worker_class}",
             f"--threads={args.threads}",
+            *([f"--keep-alive={args.keep_alive}"] if args.keep_alive is not None else []),
             f"--chdir={chdir}",
             f"--error-logfile={self.log}",
             "--log-level=warning",
@@ -710,6 +711,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument(
+        "--keep-alive", type=int, help="seconds gunicorn keeps an idle connection (0: none)"
+    )
     parser.add_argument("--clients", type=int, default=50, help="concurrent registrants")
     parser.add_argument("--registrations", type=int, default=1000, help="per app and database")
     parser.add_argument("--scanners", default="1,8,32")

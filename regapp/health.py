@@ -1,7 +1,9 @@
 """``/healthz``: can this process serve? For load balancers, orchestrators and monitoring.
 
 No sign-in, no personal data, no rate limit. 200 ``{"status": "ok", ...}`` when the database
-answers (and Redis, when one is configured); 503 naming what failed otherwise.
+answers; 503 naming what failed otherwise. A configured Redis that does not answer makes the
+status ``degraded`` but still 200: the app serves without shared rate limits then, and one
+Redis shared by every instance must not take all of them out of the load balancer at once.
 """
 
 import redis
@@ -22,9 +24,13 @@ def healthz():
     checks = {"database": _database()}
     if redis_url := current_app.config["REDIS_URL"]:
         checks["redis"] = _redis(redis_url)
-    healthy = all(result == "ok" for result in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", **checks}
-    return jsonify(body), 200 if healthy else 503, {"Cache-Control": "no-store"}
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif checks.get("redis", "ok") != "ok":
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return jsonify({"status": status, **checks}), code, {"Cache-Control": "no-store"}
 
 
 def _database() -> str:

@@ -18,6 +18,7 @@ from regapp.models import (
     CheckIn,
     CodeStatus,
     EventSession,
+    ImportJob,
     MessageStatus,
     OutboxMessage,
     Participant,
@@ -276,6 +277,10 @@ def test_purge_expired_erases_only_events_past_their_retention_period(client, ru
     move_sessions(recent, timedelta(days=29))
     move_sessions(kept, timedelta(days=400))
     before = dashboard_numbers(client, "forum-2025")
+    # Imports never finished keep the rows of their file, names and emails included.
+    for event in (old, recent):
+        db.session.add(ImportJob(event=event, rows=[{"line": 2, "email": f"x@{event.slug}.org"}]))
+    db.session.commit()
 
     result = runner.invoke(args=["purge-expired"])
     assert result.exit_code == 0, result.output
@@ -291,6 +296,8 @@ def test_purge_expired_erases_only_events_past_their_retention_period(client, ru
     assert all(fresh(p).erased_at for p in people["forum-2025"])
     assert not any(fresh(p).erased_at for p in people["forum-recent"] + people["forum-kept"])
     assert dashboard_numbers(client, "forum-2025") == before
+    left = db.session.scalars(select(ImportJob.event_id)).all()
+    assert left == [recent.id]
 
     (entry,) = audit_entries("participant.purge")
     assert entry.actor == "flask purge-expired" and entry.event_id == old.id

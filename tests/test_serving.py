@@ -180,6 +180,16 @@ def test_healthz_answers_anyone_as_often_as_asked_and_tells_nothing_personal(
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]  # others limited
 
 
+def test_healthz_reports_an_unreachable_redis_but_keeps_the_instance_in_service(make_app):
+    # Nothing listens on port 1: the rate limits would not be shared, but the app still serves.
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    answer = app.test_client().get("/healthz")
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["status"] == "degraded" and body["database"] == "ok"
+    assert body["redis"].startswith("failed")
+
+
 def sent_messages() -> int:
     db.session.rollback()  # see what the servers committed since
     return db.session.scalar(select(func.count()).where(OutboxMessage.status == MessageStatus.SENT))

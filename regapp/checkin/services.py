@@ -128,7 +128,7 @@ def effective_checkins(*, many: bool = False):
 @dataclass(frozen=True)
 class _Door:
     """What the verdict needs to know of the session, read before the write transaction
-    (:func:`begin_write` ends the read transaction, which expires the ORM objects)."""
+    starts (:func:`begin_write` expires the ORM objects read so far)."""
 
     session_id: int
     event_id: int
@@ -185,8 +185,8 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
 
 
 def _insert(entry: CheckIn) -> None:
-    """INSERT the new log entry and make it part of the session as if the session had (the
-    unit of work costs three times what the INSERT does, at every scan)."""
+    """INSERT the new log entry, then attach it to the session as if the session had written
+    it (the ORM's unit of work costs three times what the INSERT does, at every scan)."""
     session = db.session()
     given = entry.__dict__  # what was set; the columns' defaults fill in the rest
     values = {column: given[column] for column in _INSERTED if column in given}

@@ -33,6 +33,7 @@ from ..models import (
     DeviceToken,
     Event,
     EventSession,
+    ImportJob,
     MessageKind,
     MessageStatus,
     OutboxMessage,
@@ -622,6 +623,11 @@ def purge_expired(now: datetime | None = None, batch: int = PURGE_BATCH) -> list
             )
             db.session.commit()
             erased += len(participants)
+        if due.due_at is not None and due.due_at <= now:
+            # Unfinished imports still hold the rows of their file: personal data too.
+            begin_write()
+            db.session.execute(delete(ImportJob).where(ImportJob.event_id == event.id))
+            db.session.commit()
         results.append(Retention(event, due.ended_at, due.due_at, erased))
     return results
 
