@@ -39,6 +39,16 @@ def _participant_or_404(event: Event, participant_id: int) -> Participant:
     return participant
 
 
+def _changeable(slug: str, participant_id: int) -> tuple[Event, Participant]:
+    """The event and participant of a change: an erased record cannot be changed."""
+    event = get_event_or_404(slug)
+    participant = _participant_or_404(event, participant_id)
+    if participant.is_erased:
+        flash(services.ERASED, "error")
+        abort(_back_to(participant))
+    return event, participant
+
+
 def _private(response: Response) -> Response:
     """Pages and files with personal data stay out of shared caches."""
     response.headers["Cache-Control"] = "private, no-store"
@@ -77,10 +87,7 @@ def detail(slug: str, participant_id: int):
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>")
 @role_required(Role.ORGANISER)
 def update(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
-    if participant.is_erased:
-        return _refuse_erased(participant)
+    event, participant = _changeable(slug, participant_id)
     form = DetailsForm()
     if form.validate_on_submit():
         try:
@@ -96,10 +103,7 @@ def update(slug: str, participant_id: int):
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>/sessions")
 @role_required(Role.ORGANISER)
 def change_sessions(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
-    if participant.is_erased:
-        return _refuse_erased(participant)
+    event, participant = _changeable(slug, participant_id)
     form = SessionsForm()
     form.set_sessions(event)
     if form.validate_on_submit():
@@ -121,10 +125,7 @@ def change_sessions(slug: str, participant_id: int):
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>/promote")
 @role_required(Role.ORGANISER)
 def promote(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
-    if participant.is_erased:
-        return _refuse_erased(participant)
+    event, participant = _changeable(slug, participant_id)
     form = PromoteForm()
     if not form.validate_on_submit():
         flash("Choose a session to give a seat in.", "error")
@@ -141,10 +142,7 @@ def promote(slug: str, participant_id: int):
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>/cancel")
 @role_required(Role.ORGANISER)
 def cancel(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
-    if participant.is_erased:
-        return _refuse_erased(participant)
+    event, participant = _changeable(slug, participant_id)
     form = CancelForm()
     if not form.validate_on_submit():
         return _detail_page(event, participant, cancel_form=form, status=422)
@@ -162,10 +160,7 @@ def cancel(slug: str, participant_id: int):
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>/resend")
 @role_required(Role.ORGANISER)
 def resend(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
-    if participant.is_erased:
-        return _refuse_erased(participant)
+    event, participant = _changeable(slug, participant_id)
     return _act(
         participant,
         lambda: services.resend_confirmation(participant),
@@ -176,10 +171,7 @@ def resend(slug: str, participant_id: int):
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>/new-code")
 @role_required(Role.ORGANISER)
 def new_code(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
-    if participant.is_erased:
-        return _refuse_erased(participant)
+    event, participant = _changeable(slug, participant_id)
 
     def issue():
         services.refuse_if_erased(participant)
@@ -262,11 +254,6 @@ def _back_to(participant: Participant):
     return redirect(
         url_for(".detail", slug=participant.event.slug, participant_id=participant.id), 303
     )
-
-
-def _refuse_erased(participant: Participant):
-    flash(services.ERASED, "error")
-    return _back_to(participant)
 
 
 def _act(participant: Participant, action, done: str):
