@@ -128,7 +128,8 @@ def test_revoked_and_unknown_codes_are_refused(scanner, forum):
     old = amina.active_code.code
     amina.issue_code()
     db.session.commit()
-    assert scan(scanner, forum, old)["status"] == "revoked_code"
+    replaced = scan(scanner, forum, old)
+    assert replaced["status"] == "revoked_code" and replaced["participant"]["name"] == "Amina"
     typo = old[:10] + ("0" if old[10] != "0" else "1") + old[11:]
     answer = scan(scanner, forum, typo)
     assert answer["status"] == "unknown_code" and "typo" in answer["message"]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from regapp.auth.services import create_staff
 from regapp.checkin.services import Scan, annul, record_scan
@@ -298,3 +298,35 @@ def test_a_check_in_undone_then_made_again_counts_once(forum):
     assert kz["checked_in"] == 2
     grid = services.matrix(forum, ReportFilter(country="KZ"), "country")["rows"][0]["cells"]
     assert grid[str(opening.id)] == {"registered": 2, "checked_in": 2}
+
+
+def test_a_scan_committed_after_a_later_one_shows_at_once(client, forum):
+    """Two doors scan at once: the entry given the lower id commits last. Its figures show as
+    soon as it commits, although the newest id was already seen."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: ids commit in the order they are given")
+    sign_in_organiser(client, forum)
+    opening = forum.sessions[0]
+    emma, dana = (
+        db.session.scalar(select(Participant.id).where(Participant.email == email))
+        for email in ("e@x.org", "d@x.org")
+    )
+
+    def checked_in() -> int:
+        return client.get(f"/e/{forum.slug}/dashboard/data/totals").get_json()["data"]["checked_in"]
+
+    def scan(connection, participant_id):
+        connection.execute(
+            insert(CheckIn).values(
+                session_id=opening.id, participant_id=participant_id, verdict="ok"
+            )
+        )
+
+    assert checked_in() == 3
+    with db.engine.connect() as slow, db.engine.connect() as fast:
+        scan(slow, emma)  # the lower id, not committed yet
+        scan(fast, dana)
+        fast.commit()
+        assert checked_in() == 4
+        slow.commit()
+    assert checked_in() == 5

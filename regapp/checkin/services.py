@@ -157,10 +157,8 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
         created_at=now,
     )
     begin_write()
-    person, registration = _identify(scan, entry, door)
-    earlier = None
-    if person is not None:
-        earlier = _judge(entry, person.id, registration, door, now)
+    person, registration, valid = _identify(scan, entry, door)
+    earlier = _judge(entry, person.id, registration, door, now) if valid else None
     try:
         _insert(entry)
     except IntegrityError:
@@ -212,34 +210,35 @@ _INSERTED = (
 )
 
 
-def _identify(scan: Scan, entry: CheckIn, door: _Door) -> tuple[Person | None, str | None]:
-    """The participant scanned and their registration's status for the session, in one query
-    that also locks the participant against concurrent scans; sets a refusal on ``entry`` when
-    the code is unknown or revoked."""
+def _identify(scan: Scan, entry: CheckIn, door: _Door) -> tuple[Person | None, str | None, bool]:
+    """The participant scanned, their registration's status for the session, and whether the
+    code is valid for this event, in one query that also locks the participant against
+    concurrent scans. Sets the refusal on ``entry`` when the code is unknown or revoked (a
+    revoked code still names whose it was)."""
     params = {"session_id": door.session_id}
     if scan.code is not None:
         try:
             params["code"] = normalise(scan.code)
         except InvalidCode as error:
             entry.verdict, entry.message = Verdict.UNKNOWN_CODE, str(error)
-            return None, None
+            return None, None, False
     else:
         params["participant_id"] = scan.participant_id
     query = _identify_query(scan.code is not None, current_app.config["SEAT_LOCKING"])
     row = db.session.connection().execute(query, params).first()
+    person = row and Person(row.id, row.full_name, row.organisation, row.country, row.category)
     if scan.code is not None:
         checked = code_check_for(row.code_status if row else None)
         if checked.status != "ok":
             entry.verdict, entry.message = checked.status, checked.message
             entry.participant_id = row.id if row else None
-            return None, None
+            return person, None, False
     if row is None or row.event_id != door.event_id:
         entry.verdict, entry.message = Verdict.UNKNOWN_CODE, "No participant of this event."
         entry.participant_id = None
-        return None, None
+        return None, None, False
     entry.participant_id = row.id
-    person = Person(row.id, row.full_name, row.organisation, row.country, row.category)
-    return person, row.registration
+    return person, row.registration, True
 
 
 # The statements of a scan are built once (building one costs more than running it), and run

@@ -155,26 +155,21 @@ def register(
     try:
         if not by_organiser and (reason := event.registration_closed_reason(now)):
             raise RegistrationError(reason)
-        # Every registration for these sessions waits for their lock, so it is held only to
-        # count the seats and take one: the checks and the participant's own rows come first.
-        sessions = _lock_sessions(event, session_ids, lock=False)
+        sessions = _lock_sessions(event, session_ids)
         if not by_organiser:
             _refuse_closed(sessions, now)
         if find_by_email(event, details.email):
             raise _duplicate_email()
+        # Seats are counted before the new participant is added (a query after the add would
+        # first flush the participant, then load its registrations, which are none).
+        free = _free_seats(sessions)
         participant = Participant(event=event, consent_at=now, **vars(details))
-        participant.registrations = []  # a new participant holds none (and need not load any)
         participant.issue_code()
         db.session.add(participant)
-        if notify:
-            queue(MessageKind.CONFIRMATION, participant)
-        db.session.flush()
-        sessions = _lock_sessions(event, session_ids)
-        if not by_organiser:
-            _refuse_closed(sessions, now)  # again: a session may have closed meanwhile
-        free = _free_seats(sessions)
         for session in sessions:
             participant.join_session(session, seat_available=free[session.id] > 0)
+        if notify:
+            queue(MessageKind.CONFIRMATION, participant)
         db.session.commit()
     except IntegrityError:
         # Someone registered the same email between our check and our insert.
@@ -338,17 +333,13 @@ def resend_manage_link(event: Event, email: str) -> None:
     wake_worker()
 
 
-def _lock_sessions(
-    event: Event, session_ids: Iterable[int], *, lock: bool = True
-) -> list[EventSession]:
-    """The event's sessions with these ids, locked for seat allocation (unless ``lock`` is
-    false), in id order, and read afresh even if they were read before."""
+def _lock_sessions(event: Event, session_ids: Iterable[int]) -> list[EventSession]:
+    """The event's sessions with these ids, locked for seat allocation, in id order."""
     ids = sorted(set(session_ids))
     query = select(EventSession).where(EventSession.event_id == event.id, EventSession.id.in_(ids))
-    if lock and current_app.config["SEAT_LOCKING"]:
+    if current_app.config["SEAT_LOCKING"]:
         query = query.with_for_update(key_share=True)
-    query = query.order_by(EventSession.id).execution_options(populate_existing=True)
-    sessions = list(db.session.scalars(query))
+    sessions = list(db.session.scalars(query.order_by(EventSession.id)))
     if len(sessions) != len(ids):
         raise RegistrationError("One of the chosen sessions does not exist.", field="sessions")
     return sessions

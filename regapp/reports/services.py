@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
@@ -125,7 +125,6 @@ class Scope:
     """What a report counts: the sessions in scope, and the people the filter names (a query of
     participant ids), or ``None`` when it names no category, country or organisation."""
 
-    event_id: int
     session_ids: tuple[int, ...]
     people: Select | None
 
@@ -143,7 +142,7 @@ def scope(event: Event, f: ReportFilter) -> Scope:
         if conditions
         else None
     )
-    return Scope(event.id, tuple(s.id for s in sessions_in_scope(event, f)), people)
+    return Scope(tuple(s.id for s in sessions_in_scope(event, f)), people)
 
 
 def _as_typed(spelling):
@@ -360,26 +359,17 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
             select(seats.c.sid, seats.c.status, func.count()).group_by(seats.c.sid, seats.c.status)
         )
     }
-    # People per session, and per session and channel: distinct people in index order.
-    people = dict(
-        _attended(
-            s,
-            lambda rows: select(rows.c.sid, func.count(func.distinct(rows.c.pid))).group_by(
-                rows.c.sid
-            ),
-            keys=1,
-        )
-    )
-    channels = {
-        (sid, channel): n
-        for sid, channel, n in _attended(
-            s,
-            lambda rows: select(
-                rows.c.sid, rows.c.channel, func.count(func.distinct(rows.c.pid))
-            ).group_by(rows.c.sid, rows.c.channel),
-            keys=2,
-        )
-    }
+
+    # Distinct people per session, and per session and channel, as the index orders them.
+    def per_session(rows):
+        return select(rows.c.sid, func.count(func.distinct(rows.c.pid))).group_by(rows.c.sid)
+
+    def per_channel(rows):
+        people = func.count(func.distinct(rows.c.pid))
+        return select(rows.c.sid, rows.c.channel, people).group_by(rows.c.sid, rows.c.channel)
+
+    people = dict(_attended(s, per_session, keys=1))
+    channels = {(sid, channel): n for sid, channel, n in _attended(s, per_channel, keys=2)}
     rows = []
     for session in sessions_in_scope(event, f):
         confirmed = counts.get((session.id, RegistrationStatus.CONFIRMED), 0)
@@ -556,22 +546,48 @@ PANELS = {
 # --- answers kept while nothing changes -------------------------------------------------------
 
 
+#: How far below the newest row (ids, or seconds of ``updated_at``) :func:`data_version` also
+#: counts rows, to see a write that committed after a later one.
+RECENT_ROWS, RECENT_SECONDS = 1000, 60
+
+
 def data_version() -> tuple:
     """Changes whenever something a report counts changes: the newest check-in log entry (every
     scan and every undo adds one), the newest registration and the latest change to one
     (``updated_at``), the newest participant, the newest audit-log entry (organisers' changes to
-    people are audited), and the newest organisation merge and merge undo. Each is read from the
-    end of an index, so the probe costs well under a millisecond at any size."""
-    newest = [
-        select(func.max(CheckIn.id)),
-        select(func.max(Registration.id)),
-        select(func.max(Registration.updated_at)),
-        select(func.max(Participant.id)),
-        select(func.max(AuditEntry.id)),
-        select(func.max(OrganisationMerge.id)),
-        select(func.max(OrganisationMerge.undone_at)),
+    people are audited), and the newest organisation merge and merge undo.
+
+    Writers that commit out of order (several at once, on PostgreSQL) can add a row below the
+    newest one without changing it; so the rows just below the newest are counted too (the last
+    :data:`RECENT_ROWS` ids, the last :data:`RECENT_SECONDS` of changes). Each figure is read
+    from the end of an index: the two queries cost about a millisecond at any size."""
+    newest = db.session.execute(
+        select(
+            *(
+                select(func.max(column)).scalar_subquery()
+                for column in (
+                    CheckIn.id,
+                    Registration.id,
+                    Registration.updated_at,
+                    Participant.id,
+                    AuditEntry.id,
+                    OrganisationMerge.id,
+                    OrganisationMerge.undone_at,
+                )
+            )
+        )
+    ).one()
+    checkin, _, changed, participant, audit, _, _ = newest
+    recent = [
+        select(func.count()).where(CheckIn.id > (checkin or 0) - RECENT_ROWS),
+        select(func.count()).where(Participant.id > (participant or 0) - RECENT_ROWS),
+        select(func.count()).where(AuditEntry.id > (audit or 0) - RECENT_ROWS),
     ]
-    return tuple(db.session.execute(select(*(q.scalar_subquery() for q in newest))).one())
+    if changed is not None:
+        since = changed - timedelta(seconds=RECENT_SECONDS)
+        recent.append(select(func.count()).where(Registration.updated_at >= since))
+    counts = db.session.execute(select(*(q.scalar_subquery() for q in recent))).one()
+    return (*newest, *counts)
 
 
 @dataclass

@@ -218,6 +218,8 @@ def test_organiser_sees_the_numbers_move_while_a_scanner_checks_people_in(
     try:
         page = organiser.new_page()
         errors = watch_for_errors(page)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/dashboard/data" in r.url else None)
         sign_in(page, ORGANISER)
         filtered = f"{DASHBOARD}?session={forum.opening_id}&refresh={REFRESH_S}"
         page.goto(filtered)
@@ -256,6 +258,15 @@ def test_organiser_sees_the_numbers_move_while_a_scanner_checks_people_in(
         expect(page.get_by_label("Session", exact=True)).to_have_value(str(forum.opening_id))
         expect(page.locator("#updated-at")).not_to_have_text(first_update)
         expect_charts_drawn(page)
+        # Each panel in its own request, with the page's filter.
+        panels = {"totals", "sessions", "countries", "organisations", "country-matrix"}
+        panels |= {"organisation-matrix", "arrivals"}
+        polled = {
+            url.split("/dashboard/data/")[1].split("?")[0]
+            for url in asked
+            if f"session={forum.opening_id}" in url and "/dashboard/data/" in url
+        }
+        assert polled == panels
         assert errors == []
     finally:
         scanner.close()
