@@ -42,7 +42,6 @@ import json
 import logging
 import math
 import os
-import platform
 import resource
 import secrets
 import signal
@@ -56,7 +55,6 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 
 import redis
@@ -68,7 +66,15 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from bench_reports import drop_schema, ensure_postgres_database  # noqa: E402
-from machine import cpu_model, percentile  # noqa: E402
+from machine import (  # noqa: E402
+    add_record_option,
+    describe,
+    load_average,
+    markdown_table,
+    packages,
+    percentile,
+    record,
+)
 from minimal_app import TABLE as MINIMAL_TABLE  # noqa: E402
 from minimal_app import create_table  # noqa: E402
 
@@ -88,7 +94,6 @@ from regapp.models import (  # noqa: E402
 from regapp.models.participants import new_manage_token  # noqa: E402
 from regapp.tickets.codes import new_code  # noqa: E402
 
-README = BENCH / "README.md"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_load"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 #: The issue's targets (2-core machine, load generator on it too).
@@ -616,35 +621,35 @@ def rss(outcome: Outcome) -> str:
     return f"{max(outcome.rss_mb):.0f}" if outcome.rss_mb else ""
 
 
+#: The columns both tables end with.
+CPU_COLUMNS = ["CPU ms each: app + db + client", "CPU ceiling per s", "peak RSS per worker MB"]
+
+
 def registration_table(outcomes: list[Outcome]) -> str:
-    lines = [
-        "| database | app | clients | registrations | per s | p50 ms | p95 ms | p99 ms "
-        "| errors | CPU ms each: app + db + client | CPU ceiling per s "
-        "| peak RSS per worker MB | check |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for o in outcomes:
-        lines.append(
-            f"| {o.database} | {o.app} | {o.clients} | {o.done} | {o.rate:.1f} | {o.p(0.5):.0f} "
-            f"| {o.p(0.95):.0f} | {o.p(0.99):.0f} | {o.errors} | {o.cpu_ms()} | {o.ceiling()} "
-            f"| {rss(o)} | {o.note} |"
-        )
-    return "\n".join(lines)
+    header = ["database", "app", "clients", "registrations", "per s", "p50 ms", "p95 ms"]
+    return markdown_table(
+        [*header, "p99 ms", "errors", *CPU_COLUMNS, "check"],
+        "llrrrrrrrrrrl",
+        [
+            [o.database, o.app, o.clients, o.done, f"{o.rate:.1f}", f"{o.p(0.5):.0f}"]
+            + [f"{o.p(0.95):.0f}", f"{o.p(0.99):.0f}", o.errors, o.cpu_ms(), o.ceiling()]
+            + [rss(o), o.note]
+            for o in outcomes
+        ],
+    )
 
 
 def checkin_table(outcomes: list[Outcome]) -> str:
-    lines = [
-        "| database | scanners | scans | per s | p50 ms | p95 ms | p99 ms | errors "
-        "| CPU ms each: app + db + client | CPU ceiling per s | peak RSS per worker MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for o in outcomes:
-        lines.append(
-            f"| {o.database} | {o.clients} | {o.done} | {o.rate:.0f} | {o.p(0.5):.1f} "
-            f"| {o.p(0.95):.1f} | {o.p(0.99):.1f} | {o.errors} | {o.cpu_ms()} | {o.ceiling()} "
-            f"| {rss(o)} |"
-        )
-    return "\n".join(lines)
+    header = ["database", "scanners", "scans", "per s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+    return markdown_table(
+        [*header, *CPU_COLUMNS],
+        "lrrrrrrrrrr",
+        [
+            [o.database, o.clients, o.done, f"{o.rate:.0f}", f"{o.p(0.5):.1f}"]
+            + [f"{o.p(0.95):.1f}", f"{o.p(0.99):.1f}", o.errors, o.cpu_ms(), o.ceiling(), rss(o)]
+            for o in outcomes
+        ],
+    )
 
 
 def verdicts(registrations: list[Outcome], checkins: list[Outcome]) -> list[str]:
@@ -680,21 +685,11 @@ def verdicts(registrations: list[Outcome], checkins: list[Outcome]) -> list[str]
     return lines
 
 
-def load_average() -> str:
-    try:
-        return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def machine(versions: list[str], load_before: str) -> str:
-    packages = ", ".join(
-        f"{p} {version(p)}" for p in ("gunicorn", "Flask", "SQLAlchemy", "psycopg")
-    )
-    return (
-        f"{platform.platform()}; {cpu_model()}, {os.cpu_count()} cores (load average "
-        f"{load_before} before the run, {load_average()} at the end); "
-        f"Python {platform.python_version()}; {', '.join(versions)}; {packages}"
+    return describe(
+        f"load average {load_before} before the run, {load_average()} at the end",
+        ", ".join(versions),
+        packages("gunicorn", "Flask", "SQLAlchemy", "psycopg"),
     )
 
 
@@ -727,9 +722,7 @@ def main() -> None:
         default=os.environ.get("REGAPP_REDIS_URL") or "redis://127.0.0.1:6379/0",
         help="rate-limit storage of the servers, as in production ('' for none)",
     )
-    parser.add_argument(
-        "--no-record", dest="record", action="store_false", help="do not append to README.md"
-    )
+    add_record_option(parser)
     args = parser.parse_args()
     if args.quick:
         args.registrations, args.seconds = min(args.registrations, 300), min(args.seconds, 3)
@@ -790,10 +783,7 @@ def main() -> None:
     print()
     print(result)
     if args.record:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with README.open("a", encoding="utf-8") as readme:
-            readme.write(f"\n### {stamp}: load\n\n{result}\n")
-        print(f"\nrecorded in {README}")
+        record(": load", result)
 
 
 if __name__ == "__main__":

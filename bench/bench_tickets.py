@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
-from pathlib import Path
 
 from flask_migrate import upgrade
-from machine import cpu_model, percentile
+from machine import add_record_option, describe, markdown_table, packages, percentile, record
 
 from regapp import create_app
 from regapp.extensions import db
@@ -33,8 +29,6 @@ from regapp.models import Event, EventSession, Participant
 from regapp.tickets import pdf
 from regapp.tickets.pdf import ticket_pdf
 from regapp.tickets.qr import qr_png, qr_svg
-
-README = Path(__file__).resolve().parent / "README.md"
 
 PROGRAMME = [  # day, minutes after 10:00 local, duration, title, room
     (0, 0, 90, "Opening session", "Hall A"),
@@ -144,29 +138,21 @@ def run(iterations: int) -> list[tuple[str, float, float, int]]:
 
 
 def table(rows, iterations: int) -> str:
-    lines = [
-        f"| benchmark ({iterations} runs each) | median ms | p95 ms | output bytes |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for label, median, p95, size in rows:
-        lines.append(f"| {label} | {median:.2f} | {p95:.2f} | {size or ''} |")
-    return "\n".join(lines)
+    return markdown_table(
+        [f"benchmark ({iterations} runs each)", "median ms", "p95 ms", "output bytes"],
+        "lrrr",
+        [[label, f"{median:.2f}", f"{p95:.2f}", size or ""] for label, median, p95, size in rows],
+    )
 
 
 def machine() -> str:
-    versions = ", ".join(f"{p} {version(p)}" for p in ("reportlab", "qrcode", "pillow"))
-    return (
-        f"{platform.platform()}; {cpu_model()}, {os.cpu_count()} cores; "
-        f"Python {platform.python_version()}; {versions}; font: {pdf.fonts().label}"
-    )
+    return describe(None, packages("reportlab", "qrcode", "pillow"), f"font: {pdf.fonts().label}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", "-n", type=int, default=100)
-    parser.add_argument(
-        "--no-record", dest="record", action="store_false", help="do not append to README.md"
-    )
+    add_record_option(parser)
     args = parser.parse_args()
 
     rows = run(args.iterations)
@@ -174,10 +160,7 @@ def main() -> None:
     print(machine())
     print(result)
     if args.record:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with README.open("a", encoding="utf-8") as readme:
-            readme.write(f"\n### {stamp}\n\n{machine()}\n\n{result}\n")
-        print(f"\nrecorded in {README}")
+        record("", f"{machine()}\n\n{result}")
 
 
 if __name__ == "__main__":

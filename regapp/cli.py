@@ -7,12 +7,13 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from . import backup
+from .admin import services as admin
 from .auth.services import create_staff, new_password
 from .demo import load_demo
 from .extensions import db
-from .imports.cli import import_participants
+from .imports.cli import ACTOR, import_participants
 from .mail import outbox
-from .models import DeviceToken, Event, Role
+from .models import Event, Role
 from .models.types import utcnow
 
 
@@ -87,9 +88,7 @@ def register_commands(app: Flask) -> None:
     def device_add(event_slug: str, name: str) -> None:
         """Create a token for a scanning device of one event; it is shown only now."""
         event = _event(event_slug, "EVENT_SLUG")
-        device, token = DeviceToken.issue(event, name)
-        db.session.add(device)
-        db.session.commit()
+        device, token = admin.create_device(event, name, actor=ACTOR)
         click.echo(f"Device #{device.id} “{name}” for {event.slug}. Its token (shown once):")
         click.echo(token)
 
@@ -97,11 +96,9 @@ def register_commands(app: Flask) -> None:
     @click.argument("device_id", type=int)
     def device_revoke(device_id: int) -> None:
         """Stop a device token from working, at once."""
-        device = db.session.get(DeviceToken, device_id)
+        device = admin.revoke_device(None, device_id, actor=ACTOR)
         if device is None:
             raise click.BadParameter(f"no device #{device_id}", param_hint="DEVICE_ID")
-        device.revoke()
-        db.session.commit()
         click.echo(f"Device #{device.id} “{device.name}” revoked.")
 
     @app.cli.group("outbox")

@@ -1,6 +1,9 @@
-"""What every page shares: template filters, security headers, cookie and proxy settings."""
+"""What every page shares: template filters, security headers, cookie and proxy settings, and
+how a view shows a service's refusal."""
 
-from flask import Flask, request
+from collections.abc import Callable
+
+from flask import Flask, flash, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import countries
@@ -39,3 +42,25 @@ def register_web_helpers(app: Flask) -> None:
                 "Strict-Transport-Security", f"max-age={int(app.config['HSTS_SECONDS'])}"
             )
         return response
+
+
+def attach_error(form, error) -> None:
+    """Show a service's refusal (an exception with ``message``, and ``field`` naming a form
+    field or ``None``) next to that field, or at the top of the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def flash_outcome(action: Callable[[], object], done: str, refusal: type[Exception]) -> bool:
+    """Run a one-button action and flash ``done``, or the reason of its ``refusal`` (an
+    exception with a ``message``); True when it was done."""
+    try:
+        action()
+    except refusal as error:
+        flash(error.message, "error")
+        return False
+    flash(done, "success")
+    return True

@@ -336,8 +336,10 @@ def client_for(app, world: World, role: str):
     client = app.test_client()
     if role in world.staff:
         # What signing in leaves in the session cookie (without hashing a password each time).
+        with app.app_context():
+            user_id = db.session.get(StaffUser, world.staff[role]).get_id()
         with client.session_transaction() as session:
-            session["_user_id"] = str(world.staff[role])
+            session["_user_id"] = user_id
             session["_fresh"] = True
             session["seen_at"] = int(time.time())
     return client

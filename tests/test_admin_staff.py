@@ -160,6 +160,36 @@ def test_a_reset_password_is_shown_once_and_the_old_one_stops_working(client, ap
     assert [e.target for e in entries("staff.password_reset")] == [f"staff {sam.id}"]
 
 
+def test_a_password_reset_signs_the_account_out_everywhere(client, app, admin):
+    new_staff(client, role="organiser", password="a long enough secret")
+    sam = account("sam@example.org")
+    phone = can_sign_in(app, "sam@example.org", "a long enough secret")
+    laptop = can_sign_in(app, "sam@example.org", "a long enough secret")
+    assert phone.get("/staff/").status_code == 200
+
+    password = NEW_PASSWORD.search(client.post(f"/staff/users/{sam.id}/password").text).group(1)
+
+    for device in (phone, laptop):
+        gone = device.get("/staff/")
+        assert gone.status_code == 302 and "/staff/login" in gone.headers["Location"]
+        assert device.get("/staff/events").status_code == 302
+    assert can_sign_in(app, "sam@example.org", password).get("/staff/").status_code == 200
+    assert client.get("/staff/users").status_code == 200  # the admin's own session goes on
+
+
+def test_admins_resetting_their_own_password_stay_signed_in_here_only(client, app, admin):
+    other_browser = can_sign_in(app, "ada@example.org", PASSWORD)
+    assert other_browser.get("/staff/users").status_code == 200
+
+    response = client.post(f"/staff/users/{admin.id}/password")
+
+    assert response.status_code == 200
+    assert client.get("/staff/users").status_code == 200
+    assert other_browser.get("/staff/users").status_code == 302
+    password = NEW_PASSWORD.search(response.text).group(1)
+    assert can_sign_in(app, "ada@example.org", password) is not None
+
+
 def test_a_disabled_account_is_signed_out_at_once_and_cannot_sign_in(client, app, admin):
     new_staff(client, role="organiser", password="a long enough secret")
     sam = account("sam@example.org")

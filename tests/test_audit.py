@@ -122,6 +122,29 @@ def test_every_change_in_the_admin_pages_is_recorded_without_personal_data(clien
     assert update.details == {"fields": ["venue"]}
 
 
+def test_device_commands_are_recorded_like_the_pages_as_the_command_line(runner, make_event):
+    forum = make_event()
+
+    added = runner.invoke(args=["device", "add", "forum", "Door 2 tablet"])
+    device = db.session.scalar(select(DeviceToken))
+    revoked = runner.invoke(args=["device", "revoke", str(device.id)])
+    again = runner.invoke(args=["device", "revoke", str(device.id)])
+    unknown = runner.invoke(args=["device", "revoke", str(device.id + 1)])
+
+    assert added.exit_code == revoked.exit_code == again.exit_code == 0
+    assert unknown.exit_code != 0 and f"no device #{device.id + 1}" in unknown.output
+    db.session.rollback()
+    log = list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert [(e.action, e.target) for e in log] == [
+        ("device.create", f"device {device.id}"),
+        ("device.revoke", f"device {device.id}"),  # once: revoking again changes nothing
+    ]
+    assert {(e.event_id, e.staff_user_id, e.actor) for e in log} == {
+        (forum.id, None, "command line")
+    }
+    assert db.session.get(DeviceToken, device.id).revoked_at is not None
+
+
 def test_the_event_log_shows_its_own_entries_newest_first(client, make_event):
     forum, other = make_event(), make_event(slug="other")
     start = datetime(2027, 5, 20, 6, 0, tzinfo=UTC)

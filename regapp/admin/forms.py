@@ -13,7 +13,6 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
-    EmailField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -27,7 +26,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     URL,
     DataRequired,
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -36,8 +34,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..formfields import email_field, text_field
 from ..models import Event, EventSession, Role, SessionKind, StaffUser
-from ..registration.forms import clean_text, no_control_characters
+from ..registration.forms import clean_text
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_PASSWORD = 10
@@ -61,14 +60,6 @@ def time_zones() -> list[str]:
     return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/")) + [
         "UTC"
     ]
-
-
-def _text(label: str, *validators, max_length: int = 200):
-    return StringField(
-        label,
-        validators=[*validators, Length(max=max_length), no_control_characters],
-        filters=[clean_text],
-    )
 
 
 def _long_text(label: str, max_length: int):
@@ -102,7 +93,7 @@ def to_local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
 
 
 class EventForm(FlaskForm):
-    name = _text("Name", DataRequired(message="Enter the event's name."))
+    name = text_field("Name", DataRequired(message="Enter the event's name."))
     slug = StringField(
         "Address",
         validators=[
@@ -117,8 +108,8 @@ class EventForm(FlaskForm):
         filters=[clean_text, lambda v: v.lower() if isinstance(v, str) else v],
     )
     timezone = SelectField("Time zone", choices=time_zones, default="UTC")
-    venue = _text("Venue")
-    organiser = _text("Organiser")
+    venue = text_field("Venue")
+    organiser = text_field("Organiser")
     description = _long_text("Description", 5000)
     registration_opens_at = _moment("Registration opens")
     registration_closes_at = _moment("Registration closes")
@@ -160,7 +151,7 @@ class EventForm(FlaskForm):
 
 
 class SessionForm(FlaskForm):
-    title = _text("Title", DataRequired(message="Enter the session's title."))
+    title = text_field("Title", DataRequired(message="Enter the session's title."))
     kind = SelectField(
         "Kind",
         choices=[SelectChoice(k.value, k.value.capitalize()) for k in SessionKind],
@@ -181,7 +172,7 @@ class SessionForm(FlaskForm):
         validators=[InputRequired(message="Enter the end time.")],
         invalid_value_message="Enter a time, like 11:00.",
     )
-    room = _text("Room", max_length=100)
+    room = text_field("Room", max_length=100)
     capacity = _whole_number(
         "Capacity", 0, 1_000_000, "Enter a number of seats (0 or more), or leave it empty."
     )
@@ -245,16 +236,8 @@ class SessionForm(FlaskForm):
 class StaffForm(FlaskForm):
     """An account's name, email, role and events (editing an account)."""
 
-    name = _text("Name", DataRequired(message="Enter the person's name."))
-    email = EmailField(
-        "Email",
-        validators=[
-            DataRequired(message="Enter the email address they sign in with."),
-            Length(max=254),
-            Email(message="Enter a valid email address, like name@example.org."),
-        ],
-        filters=[clean_text],
-    )
+    name = text_field("Name", DataRequired(message="Enter the person's name."))
+    email = email_field("Enter the email address they sign in with.")
     role = SelectField(
         "Role",
         choices=[
@@ -315,4 +298,4 @@ class NewStaffForm(StaffForm):
 
 
 class DeviceForm(FlaskForm):
-    name = _text("Device name", DataRequired(message="Name the device, like “Door 1 phone”."))
+    name = text_field("Device name", DataRequired(message="Name the device, like “Door 1 phone”."))

@@ -392,7 +392,8 @@ def update_staff(staff: StaffUser, values: dict) -> None:
 
 
 def reset_password(staff: StaffUser) -> str:
-    """A new password for the account (returned, to be shown once); any sign-in lockout ends."""
+    """A new password for the account (returned, to be shown once); any sign-in lockout ends,
+    and so do the sessions signed in with the old password (see ``StaffUser.get_id``)."""
     password = new_password()
     begin_write()
     staff.set_password(password)
@@ -431,27 +432,33 @@ def devices(event: Event) -> list[tuple[DeviceToken, str | None]]:
     )
 
 
-def create_device(event: Event, name: str, created_by: StaffUser) -> tuple[DeviceToken, str]:
-    """A token for a scanning device of ``event``; the plain token is returned once."""
+def create_device(
+    event: Event, name: str, created_by: StaffUser | None = None, actor: str | None = None
+) -> tuple[DeviceToken, str]:
+    """A token for a scanning device of ``event``; the plain token is returned once. The audit
+    log names the signed-in staff member, else ``actor`` (the command line)."""
     begin_write()
     device, token = DeviceToken.issue(event, name, created_by=created_by)
     db.session.add(device)
     db.session.flush()
-    audit.record("device.create", event=event, target=f"device {device.id}")
+    audit.record("device.create", event=event, target=f"device {device.id}", actor=actor)
     db.session.commit()
     return device, token
 
 
-def revoke_device(event: Event, device_id: int) -> DeviceToken | None:
-    """Stop a device token of ``event`` from working, at once; ``None`` if there is no such."""
+def revoke_device(
+    event: Event | None, device_id: int, actor: str | None = None
+) -> DeviceToken | None:
+    """Stop a device token from working, at once; ``None`` if there is no such device, or when
+    ``event`` is given (an event's pages), no such device of that event."""
     begin_write()
     device = db.session.get(DeviceToken, device_id)
-    if device is None or device.event_id != event.id:
+    if device is None or (event is not None and device.event_id != event.id):
         db.session.rollback()
         return None
     if device.is_valid:
         device.revoke()
-        audit.record("device.revoke", event=event, target=f"device {device.id}")
+        audit.record("device.revoke", event=device.event, target=f"device {device.id}", actor=actor)
     db.session.commit()
     return device
 

@@ -17,26 +17,19 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from ..auth.access import role_required
 from ..events.views import get_event_or_404
 from ..extensions import db
-from ..models import Event, Role, StaffUser
+from ..models import Event, EventSession, Role, StaffUser
 from ..registration.services import programme
+from ..web import attach_error, flash_outcome
 from . import services
 from .forms import DeviceForm, EventForm, NewStaffForm, SessionForm, StaffForm
 from .services import AdminError
 
 bp = Blueprint("admin", __name__)
-
-
-def _attach_error(form, error: AdminError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _page(template: str, form=None, **context):
@@ -73,7 +66,7 @@ def new_event():
         try:
             event = services.create_event(form.values(), _me())
         except AdminError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash(f"“{event.name}” is created. Add its sessions next.", "success")
             return redirect(url_for(".sessions", slug=event.slug), 303)
@@ -89,7 +82,7 @@ def event_settings(slug: str):
         try:
             changed = services.update_event(event, form.values())
         except AdminError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash("Settings saved." if changed else "Nothing to change.", "success")
             return redirect(url_for(".event_settings", slug=event.slug), 303)
@@ -122,11 +115,13 @@ def _set_archived(event: Event, archived: bool):
 # --------------------------------------------------------------------------------- sessions
 
 
-def _session_or_404(event: Event, session_id: int):
+def _event_session_or_404(slug: str, session_id: int) -> tuple[Event, EventSession]:
+    """The event of the URL and its session (a session of another event is not found)."""
+    event = get_event_or_404(slug)
     session = services.event_session_or_none(event, session_id)
     if session is None:
         abort(404)
-    return session
+    return event, session
 
 
 @bp.route("/e/<slug>/admin/sessions", methods=["GET", "POST"])
@@ -145,31 +140,28 @@ def sessions(slug: str):
 @bp.post("/e/<slug>/admin/sessions/<int:session_id>/move")
 @role_required(Role.ORGANISER)
 def move_session(slug: str, session_id: int):
-    event = get_event_or_404(slug)
-    session = _session_or_404(event, session_id)
+    _, session = _event_session_or_404(slug, session_id)
     direction = request.form.get("direction")
     if direction not in ("up", "down"):
         abort(400)
-    try:
-        services.move_session(session, direction)
-    except AdminError as error:
-        flash(error.message, "error")
-    else:
-        flash(f"“{session.title}” moved {direction}.", "success")
+    flash_outcome(
+        lambda: services.move_session(session, direction),
+        f"“{session.title}” moved {direction}.",
+        AdminError,
+    )
     return redirect(url_for(".sessions", slug=slug, _anchor=f"session-{session_id}"), 303)
 
 
 @bp.route("/e/<slug>/admin/sessions/<int:session_id>", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def edit_session(slug: str, session_id: int):
-    event = get_event_or_404(slug)
-    session = _session_or_404(event, session_id)
+    event, session = _event_session_or_404(slug, session_id)
     form = SessionForm.from_session(session)
     if form.validate_on_submit():
         try:
             promoted = services.update_session(session, form.values(event))
         except AdminError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             message = f"“{session.title}” is saved."
             if promoted:
@@ -193,8 +185,7 @@ def edit_session(slug: str, session_id: int):
 @bp.post("/e/<slug>/admin/sessions/<int:session_id>/registration")
 @role_required(Role.ORGANISER)
 def session_registration(slug: str, session_id: int):
-    event = get_event_or_404(slug)
-    session = _session_or_404(event, session_id)
+    _, session = _event_session_or_404(slug, session_id)
     open_ = request.form.get("open") == "1"
     services.set_session_registration(session, open_)
     flash(f"Registration for “{session.title}” is {'open' if open_ else 'closed'}.", "success")
@@ -204,15 +195,12 @@ def session_registration(slug: str, session_id: int):
 @bp.post("/e/<slug>/admin/sessions/<int:session_id>/remove")
 @role_required(Role.ORGANISER)
 def remove_session(slug: str, session_id: int):
-    event = get_event_or_404(slug)
-    session = _session_or_404(event, session_id)
-    title = session.title
-    try:
-        services.remove_session(session)
-    except AdminError as error:
-        flash(error.message, "error")
+    _, session = _event_session_or_404(slug, session_id)
+    removed = flash_outcome(
+        lambda: services.remove_session(session), f"“{session.title}” is removed.", AdminError
+    )
+    if not removed:
         return redirect(url_for(".edit_session", slug=slug, session_id=session_id), 303)
-    flash(f"“{title}” is removed.", "success")
     return redirect(url_for(".sessions", slug=slug), 303)
 
 
@@ -271,7 +259,7 @@ def new_staff():
         try:
             staff, password = services.add_staff(form.values(), form.password.data or None)
         except AdminError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             return _shown_once(
                 "admin/staff_password.html", staff=staff, password=password, new=True
@@ -288,7 +276,7 @@ def edit_staff(staff_id: int):
         try:
             services.update_staff(staff, form.values())
         except AdminError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash(f"{staff.name}'s account is saved.", "success")
             return redirect(url_for(".edit_staff", staff_id=staff_id), 303)
@@ -300,6 +288,8 @@ def edit_staff(staff_id: int):
 def reset_password(staff_id: int):
     staff = _staff_or_404(staff_id)
     password = services.reset_password(staff)
+    if staff.id == _me().id:
+        login_user(staff)  # the new password ends the account's other sessions, not this one
     return _shown_once("admin/staff_password.html", staff=staff, password=password, new=False)
 
 
@@ -316,17 +306,13 @@ def enable_staff(staff_id: int):
 
 
 def _set_active(staff: StaffUser, active: bool):
-    try:
-        services.set_active(staff, active)
-    except AdminError as error:
-        flash(error.message, "error")
-    else:
-        flash(
-            f"{staff.name} can sign in again."
-            if active
-            else f"{staff.name}'s account is disabled: they are signed out and cannot sign in.",
-            "success",
-        )
+    flash_outcome(
+        lambda: services.set_active(staff, active),
+        f"{staff.name} can sign in again."
+        if active
+        else f"{staff.name}'s account is disabled: they are signed out and cannot sign in.",
+        AdminError,
+    )
     return redirect(url_for(".edit_staff", staff_id=staff.id), 303)
 
 

@@ -1,5 +1,6 @@
 """Who may use a route: staff roles for pages, and staff or device tokens for the API."""
 
+import hmac
 from dataclasses import dataclass
 from functools import wraps
 
@@ -13,10 +14,16 @@ from ..models import DeviceToken, Event, Role, StaffUser, hash_token
 
 @login_manager.user_loader
 def load_staff(user_id: str) -> StaffUser | None:
-    """The signed-in staff member; ``None`` for a disabled account, whose open sessions thereby
-    stop working at once (Flask-Login checks ``is_active`` only when signing in)."""
-    staff = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
-    return staff if staff is not None and staff.active else None
+    """The signed-in staff member, from what :meth:`StaffUser.get_id` left in the session;
+    ``None`` for a disabled account, or when the password has changed since the sign-in: the
+    account's open sessions thereby stop working at once (Flask-Login checks ``is_active`` only
+    when signing in)."""
+    staff_id, _, fingerprint = user_id.partition(":")
+    staff = db.session.get(StaffUser, int(staff_id)) if staff_id.isdigit() else None
+    if staff is None or not staff.active:
+        return None
+    same_password = hmac.compare_digest(fingerprint.encode(), staff.password_fingerprint().encode())
+    return staff if same_password else None
 
 
 def role_required(role: Role):

@@ -39,6 +39,8 @@ class Participant(db.Model):
         # Reports (migration 0006): the filters and menus by country, category and spelling.
         Index("ix_participants_event_country", "event_id", "country", "category"),
         Index("ix_participants_event_organisation", "event_id", "organisation"),
+        # The organisers' list, a page at a time in its order (migration 0008).
+        Index("ix_participants_event_name", "event_id", text("lower(full_name)"), "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

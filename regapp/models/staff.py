@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,6 +59,19 @@ class StaffUser(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """What a signed-in session keeps (Flask-Login's user id): the account's id and a
+        fingerprint of its password, so that a new password ends the sessions signed in with
+        the old one (``regapp.auth.access.load_staff`` compares them)."""
+        return f"{self.id}:{self.password_fingerprint()}"
+
+    def password_fingerprint(self) -> str:
+        """A keyed digest of the password hash: it changes with the password and tells nothing
+        about it (the session cookie is signed, not encrypted)."""
+        key = current_app.secret_key
+        key = key.encode() if isinstance(key, str) else key
+        return hmac.new(key, (self.password_hash or "").encode(), hashlib.sha256).hexdigest()[:32]
 
     def has_role(self, role: Role) -> bool:
         """True for this role and every role above it."""

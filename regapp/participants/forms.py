@@ -1,41 +1,25 @@
 """Organisers' forms for one participant."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired
 
 from .. import countries
+from ..formfields import email_field, text_field
+from ..inputs import no_control_characters
 from ..models import CATEGORIES, Participant
-from ..registration.forms import clean_text, no_control_characters
 from ..registration.services import ParticipantDetails
 
 
-def _text(label: str, *validators, max_length: int = 200) -> StringField:
-    return StringField(
-        label,
-        validators=[*validators, Length(max=max_length), no_control_characters],
-        filters=[clean_text],
-    )
-
-
 class DetailsForm(FlaskForm):
-    full_name = _text("Full name", DataRequired(message="Enter the participant's full name."))
-    email = EmailField(
-        "Email",
-        validators=[
-            DataRequired(message="Enter the participant's email address."),
-            Length(max=254),
-            Email(message="Enter a valid email address, like name@example.org."),
-            no_control_characters,
-        ],
-        filters=[clean_text],
-    )
+    full_name = text_field("Full name", DataRequired(message="Enter the participant's full name."))
+    email = email_field("Enter the participant's email address.", no_control_characters)
     country = SelectField(
         "Country", validators=[InputRequired(message="Choose a country.")], validate_choice=True
     )
-    organisation = _text("Organisation")
-    job_title = _text("Job title")
+    organisation = text_field("Organisation")
+    job_title = text_field("Job title")
     category = SelectField(
         "Category",
         choices=[SelectChoice(value, label) for value, label in CATEGORIES.items()],

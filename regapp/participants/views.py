@@ -24,6 +24,7 @@ from ..models import CATEGORIES, Event, Participant, Role
 from ..registration import services as registration
 from ..registration.forms import ConfirmForm, SessionsForm
 from ..tickets.pdf import badges_filename
+from ..web import attach_error, flash_outcome
 from . import services
 from .badges import print_badges
 from .forms import CancelForm, DetailsForm, PromoteForm
@@ -32,17 +33,18 @@ from .services import ParticipantFilter, RegistrationError
 bp = Blueprint("participants", __name__)
 
 
-def _participant_or_404(event: Event, participant_id: int) -> Participant:
+def _event_participant_or_404(slug: str, participant_id: int) -> tuple[Event, Participant]:
+    """The event of the URL and its participant (one of another event is not found)."""
+    event = get_event_or_404(slug)
     participant = services.get_participant(event, participant_id)
     if participant is None:
         abort(404)
-    return participant
+    return event, participant
 
 
 def _changeable(slug: str, participant_id: int) -> tuple[Event, Participant]:
     """The event and participant of a change: an erased record cannot be changed."""
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
+    event, participant = _event_participant_or_404(slug, participant_id)
     if participant.is_erased:
         flash(services.ERASED, "error")
         abort(_back_to(participant))
@@ -80,8 +82,7 @@ def index(slug: str):
 @bp.get("/e/<slug>/admin/participants/<int:participant_id>")
 @role_required(Role.ORGANISER)
 def detail(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    return _detail_page(event, _participant_or_404(event, participant_id))
+    return _detail_page(*_event_participant_or_404(slug, participant_id))
 
 
 @bp.post("/e/<slug>/admin/participants/<int:participant_id>")
@@ -93,7 +94,7 @@ def update(slug: str, participant_id: int):
         try:
             changed = services.update_details(participant, form.details())
         except RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash("Details saved." if changed else "Nothing changed.", "success")
             return _back_to(participant)
@@ -115,7 +116,7 @@ def change_sessions(slug: str, participant_id: int):
                 by_organiser=True,
             )
         except RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash("Sessions saved; the participant has been emailed the change.", "success")
             return _back_to(participant)
@@ -183,8 +184,7 @@ def new_code(slug: str, participant_id: int):
 @bp.get("/e/<slug>/admin/participants/<int:participant_id>/export.json")
 @role_required(Role.ORGANISER)
 def export(slug: str, participant_id: int):
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
+    event, participant = _event_participant_or_404(slug, participant_id)
     data = services.export(participant)
     services.record_export(participant)
     response = Response(
@@ -201,8 +201,7 @@ def export(slug: str, participant_id: int):
 @role_required(Role.ORGANISER)
 def erase(slug: str, participant_id: int):
     """Asks first (GET: what goes and what stays), erases on the confirming POST."""
-    event = get_event_or_404(slug)
-    participant = _participant_or_404(event, participant_id)
+    event, participant = _event_participant_or_404(slug, participant_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         if services.erase(participant):
@@ -258,21 +257,8 @@ def _back_to(participant: Participant):
 
 def _act(participant: Participant, action, done: str):
     """Run a one-button action: its message on success, its reason on refusal."""
-    try:
-        action()
-    except RegistrationError as error:
-        flash(error.message, "error")
-    else:
-        flash(done, "success")
+    flash_outcome(action, done, RegistrationError)
     return _back_to(participant)
-
-
-def _attach_error(form, error: RegistrationError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _detail_page(

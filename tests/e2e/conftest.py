@@ -7,6 +7,9 @@ developer machine and fail on CI (``CI`` set), so that CI cannot go green withou
 With ``REGAPP_SCREENSHOTS`` set, the tests save full-page screenshots at desktop and phone widths
 into ``/tmp/shots/`` for a human to look at. A failing test leaves a screenshot of its page in
 ``test-artifacts/`` (gitignored).
+
+The steps every module needs live here too: serving an app, a browser context, staff accounts and
+signing them in, and watching a page for errors.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from werkzeug.serving import make_server
+
+from regapp.extensions import db
+from regapp.models import Event, StaffUser
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,6 +44,8 @@ SCREENSHOT_DIR = Path("/tmp/shots")
 ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: Playwright's wait for an element or a navigation; a local server answers far sooner.
 TIMEOUT_MS = 10_000
+#: The password of the staff accounts that the tests make.
+STAFF_PASSWORD = "correct horse battery staple"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -87,6 +96,13 @@ def live_server(make_app) -> Iterator[str]:
         from regapp.demo import load_demo
 
         load_demo()
+    with serving(app) as base_url:
+        yield base_url
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` served over real HTTP on ``http://127.0.0.1:<random port>`` while in the block."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="regapp-live-server", daemon=True)
     thread.start()
@@ -98,10 +114,16 @@ def live_server(make_app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def new_context(browser: Browser, base_url: str, viewport=DESKTOP) -> BrowserContext:
+    """A fresh browser profile (no cookies) on the server, in English."""
+    context = browser.new_context(base_url=base_url, viewport=viewport, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: str, request) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server, viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
+    context = new_context(browser, live_server)
     page = context.new_page()
     yield page
     report = getattr(request.node, "report_call", None)
@@ -133,3 +155,33 @@ def screenshot() -> Callable[[Page, str], None]:
             page.set_viewport_size(original)
 
     return take
+
+
+def add_staff(event: Event, email: str, name: str, role: str) -> StaffUser:
+    """A staff account working on ``event``, with :data:`STAFF_PASSWORD`, added to the current
+    app context's database session (the caller commits)."""
+    staff = StaffUser(email=email, name=name, role=role, events=[event])
+    staff.set_password(STAFF_PASSWORD)
+    db.session.add(staff)
+    return staff
+
+
+def sign_in(page: Page, email: str, password: str = STAFF_PASSWORD) -> None:
+    """Sign in through the form; ends on the staff home page."""
+    page.goto("/staff/login")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/staff/$"))
+
+
+def watch_for_errors(page: Page) -> list[str]:
+    """Console errors, uncaught exceptions and Content-Security-Policy violations, as they come."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    return errors

@@ -11,7 +11,6 @@ With ``REGAPP_SCREENSHOTS`` set, every page is saved as /tmp/shots/admin-*-deskt
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,18 +18,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from regapp.auth.services import create_staff
 from regapp.extensions import db
 from regapp.models import Event, Registration, Role
 from regapp.registration.services import ParticipantDetails, register
 
-from .conftest import DESKTOP, TIMEOUT_MS
+from .conftest import STAFF_PASSWORD, new_context, serving, sign_in, watch_for_errors
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("lead@example.org", "Lead Organiser")
 ADMIN = ("ada@example.org", "Ada Admin")
 SLUG = "global-web-forum-2027"
@@ -42,40 +39,18 @@ def empty_installation(make_app) -> Iterator[tuple[str, object]]:
     """No event at all: just an organiser and an admin, served over real HTTP with CSRF on."""
     app = make_app(SERVER_NAME=None, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        create_staff(ORGANISER[0], Role.ORGANISER, PASSWORD, ORGANISER[1])
-        create_staff(ADMIN[0], Role.ADMIN, PASSWORD, ADMIN[1])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        create_staff(ORGANISER[0], Role.ORGANISER, STAFF_PASSWORD, ORGANISER[1])
+        create_staff(ADMIN[0], Role.ADMIN, STAFF_PASSWORD, ADMIN[1])
+    with serving(app) as base_url:
+        yield base_url, app
 
 
 def browse(browser: Browser, base_url: str) -> tuple[BrowserContext, Page, list[str]]:
-    context = browser.new_context(base_url=base_url, viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
+    """A new browser profile's page, and the errors it logs (a form with mistakes is answered
+    422 on purpose, which Chromium logs as an error)."""
+    context = new_context(browser, base_url)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    # a form with mistakes is answered 422 on purpose; Chromium logs that as an error
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error("
-        "'CSP violation: ' + e.violatedDirective));"
-    )
-    return context, page, errors
-
-
-def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/staff/login")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/$"))
+    return context, page, watch_for_errors(page)
 
 
 def notice(page: Page):

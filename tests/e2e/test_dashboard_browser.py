@@ -14,15 +14,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from regapp.checkin.services import Scan, record_scan
 from regapp.extensions import db
-from regapp.models import Channel, Event, StaffUser
+from regapp.models import Channel, Event
 from regapp.registration.services import ParticipantDetails, register
 
-from .conftest import DESKTOP, PHONE, SCREENSHOT_DIR, TIMEOUT_MS
+from .conftest import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOT_DIR,
+    add_staff,
+    new_context,
+    sign_in,
+    watch_for_errors,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +38,6 @@ SLUG = "global-web-forum"
 DASHBOARD = f"/e/{SLUG}/dashboard"
 OPENING = "Opening session"
 PANEL_1 = "Panel 1: Public service delivery during the pandemic"
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("lead@example.org", "Lead Organiser", "organiser")
 SCANNER = ("door@example.org", "Door Keeper", "scanner")
 #: Seconds between the dashboard's polls in these tests (``?refresh=``; 10 by default).
@@ -72,9 +79,7 @@ def _move_opening_to_now(event: Event):
 
 def _add_staff(event: Event) -> None:
     for email, name, role in (SCANNER, ORGANISER):
-        staff = StaffUser(email=email, name=name, role=role, events=[event])
-        staff.set_password(PASSWORD)
-        db.session.add(staff)
+        add_staff(event, email, name, role)
 
 
 def _person(event, n: int, sessions, category: str = "delegate"):
@@ -141,32 +146,6 @@ def busy_forum(live_server: str, make_app) -> Forum:
 # ------------------------------------------------------------------------------------ steps
 
 
-def new_context(browser: Browser, live_server: str, viewport=DESKTOP) -> BrowserContext:
-    context = browser.new_context(base_url=live_server, viewport=viewport, locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
-def sign_in(page: Page, staff) -> None:
-    page.goto("/staff/login")
-    page.get_by_label("Email", exact=True).fill(staff[0])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/$"))
-
-
-def watch_for_errors(page: Page) -> list[str]:
-    """Console errors, uncaught exceptions and Content-Security-Policy violations, as they come."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error("
-        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    return errors
-
-
 def total(page: Page, name: str):
     return page.locator(f"#total-{name}")
 
@@ -220,7 +199,7 @@ def test_organiser_sees_the_numbers_move_while_a_scanner_checks_people_in(
         errors = watch_for_errors(page)
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/dashboard/data" in r.url else None)
-        sign_in(page, ORGANISER)
+        sign_in(page, ORGANISER[0])
         filtered = f"{DASHBOARD}?session={forum.opening_id}&refresh={REFRESH_S}"
         page.goto(filtered)
         expect(page.get_by_role("heading", level=1)).to_have_text("Attendance dashboard")
@@ -234,7 +213,7 @@ def test_organiser_sees_the_numbers_move_while_a_scanner_checks_people_in(
         # At the door, in another browser: the scanner signs in and checks one person in
         # through the API, with the CSRF token of the scanner page.
         door = scanner.new_page()
-        sign_in(door, SCANNER)
+        sign_in(door, SCANNER[0])
         door.goto(f"/e/{SLUG}/checkin")
         token = door.locator('meta[name="csrf-token"]').get_attribute("content")
         response = scanner.request.post(
@@ -280,7 +259,7 @@ def test_dashboard_draws_charts_filters_and_prints_a_clean_report(
     try:
         page = context.new_page()
         errors = watch_for_errors(page)
-        sign_in(page, ORGANISER)
+        sign_in(page, ORGANISER[0])
         page.goto(DASHBOARD)
         expect(total(page, "registered")).to_have_text("72")
         expect(total(page, "checked-in")).to_have_text("58")

@@ -14,15 +14,14 @@ from sqlalchemy import func, select
 
 from regapp.extensions import db
 from regapp.imports import services
-from regapp.models import AuditEntry, Event, Participant, StaffUser
+from regapp.models import AuditEntry, Event, Participant
 
-from .conftest import TIMEOUT_MS
+from .conftest import TIMEOUT_MS, add_staff, sign_in, watch_for_errors
 
 pytestmark = pytest.mark.e2e
 
 SLUG = "global-web-forum"
 IMPORT = f"/e/{SLUG}/admin/import"
-PASSWORD = "correct horse battery staple"
 ORGANISER = "lead@example.org"
 OPENING = "Opening session"
 PANEL_3 = "Panel 3: Accessible digital government for everyone"
@@ -57,27 +56,10 @@ def organiser(live_server: str, app, page: Page, monkeypatch) -> Page:
     # Small batches, so that the progress bar moves through several steps.
     monkeypatch.setattr(services, "BATCH_ROWS", 20)
     event = db.session.scalar(select(Event).where(Event.slug == SLUG))
-    staff = StaffUser(email=ORGANISER, name="Lead Organiser", role="organiser", events=[event])
-    staff.set_password(PASSWORD)
-    db.session.add(staff)
+    add_staff(event, ORGANISER, "Lead Organiser", "organiser")
     db.session.commit()
-    page.goto("/staff/login")
-    page.get_by_label("Email", exact=True).fill(ORGANISER)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/$"))
+    sign_in(page, ORGANISER)
     return page
-
-
-def watch_for_errors(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error("
-        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    return errors
 
 
 def test_organiser_previews_a_file_with_bad_rows_and_imports_it_with_progress(

@@ -16,9 +16,11 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from regapp.extensions import db
-from regapp.models import Event, Participant, RegistrationStatus, StaffUser
+from regapp.models import Event, Participant, RegistrationStatus
 from regapp.registration.services import ParticipantDetails, register
 from tests.test_tickets import read_pdf
+
+from .conftest import add_staff, sign_in, watch_for_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +28,6 @@ SLUG = "global-web-forum"
 LIST = f"/e/{SLUG}/admin/participants"
 OPENING = "Opening session"
 PANEL_2 = "Panel 2: Social innovations and smart solutions in pandemic control"
-PASSWORD = "correct horse battery staple"
 ORGANISER = "lead@example.org"
 
 
@@ -65,33 +66,11 @@ def forum(live_server: str, make_app) -> Forum:
             ),
             [opening.id],
         )
-        staff = StaffUser(email=ORGANISER, name="Lead Organiser", role="organiser", events=[event])
-        staff.set_password(PASSWORD)
-        db.session.add(staff)
+        add_staff(event, ORGANISER, "Lead Organiser", "organiser")
         db.session.commit()
         forum = Forum(amina.id, amina.active_code.code, panel_2.id, 60)
         db.session.remove()
     return forum
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/staff/login")
-    page.get_by_label("Email", exact=True).fill(ORGANISER)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/$"))
-
-
-def watch_for_errors(page: Page) -> list[str]:
-    """Console errors, uncaught exceptions and Content-Security-Policy violations."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => console.error("
-        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    return errors
 
 
 def download_pdf(page: Page, button_name: str, tmp_path: Path) -> bytes:
@@ -116,7 +95,7 @@ def test_organiser_finds_someone_changes_their_sessions_and_prints_their_badge(
     page: Page, forum: Forum, make_app, screenshot, tmp_path
 ):
     errors = watch_for_errors(page)
-    sign_in(page)
+    sign_in(page, ORGANISER)
     page.goto(LIST)
     expect(page.get_by_role("heading", name="Participants", exact=True)).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="of 60 participants")).to_be_visible()
@@ -165,7 +144,7 @@ def test_one_box_ticks_the_whole_page_and_all_matching_prints_every_badge(
     page: Page, forum: Forum, screenshot, tmp_path
 ):
     errors = watch_for_errors(page)
-    sign_in(page)
+    sign_in(page, ORGANISER)
     page.goto(f"{LIST}?country=AZ")
     boxes = page.locator('input[name="ids"]')
     expect(boxes).to_have_count(11)
@@ -199,7 +178,7 @@ def test_organiser_erases_someone_after_a_confirm_step(
     with app.app_context():
         manage_token = db.session.get(Participant, forum.amina_id).manage_token
         db.session.remove()
-    sign_in(page)
+    sign_in(page, ORGANISER)
     page.goto(f"{LIST}/{forum.amina_id}")
     page.get_by_role("link", name="Erase personal data…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(

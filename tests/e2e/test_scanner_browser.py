@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
 from regapp.extensions import db
-from regapp.models import Event, StaffUser
+from regapp.models import Event
 from regapp.registration.services import (
     ParticipantDetails,
     cancel_participation,
@@ -33,7 +33,15 @@ from regapp.registration.services import (
 from regapp.tickets.codes import grouped, new_code
 from regapp.tickets.qr import qr_png
 
-from .conftest import CHROMIUM_ARGS, PHONE, SCREENSHOT_DIR, TIMEOUT_MS
+from .conftest import (
+    CHROMIUM_ARGS,
+    PHONE,
+    SCREENSHOT_DIR,
+    STAFF_PASSWORD,
+    TIMEOUT_MS,
+    add_staff,
+    sign_in,
+)
 from .fake_camera import qr_video
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +51,6 @@ SCANNER_PATH = f"/e/{SLUG}/checkin"
 OPENING = "Opening session"
 PANEL_1 = "Panel 1: Public service delivery during the pandemic"
 GATE = "North door"
-PASSWORD = "correct horse battery staple"
 DESKTOP = {"width": 1280, "height": 800}
 SCANNER = ("door@example.org", "Door Keeper", "scanner")
 ORGANISER = ("lead@example.org", "Lead Organiser", "organiser")
@@ -109,9 +116,7 @@ def forum(live_server: str, make_app) -> Forum:
         opening.starts_at = now - timedelta(minutes=10)
         opening.ends_at = now + timedelta(minutes=80)
         for email, name, role in (SCANNER, ORGANISER):
-            staff = StaffUser(email=email, name=name, role=role, events=[event])
-            staff.set_password(PASSWORD)
-            db.session.add(staff)
+            add_staff(event, email, name, role)
         db.session.commit()
         found = {
             key: Person(p.id, p.full_name, p.active_code.code if p.active_code else "")
@@ -156,14 +161,6 @@ AudioContext.prototype.createOscillator = function () {
 def tones(page: Page) -> list[float]:
     """The tones played since the last call."""
     return page.evaluate("window.tones.splice(0)")
-
-
-def sign_in(page: Page, staff=SCANNER) -> None:
-    page.goto("/staff/login")
-    page.get_by_label("Email", exact=True).fill(staff[0])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/$"))
 
 
 def open_scanner(page: Page, gate: str | None = GATE) -> None:
@@ -231,7 +228,7 @@ def test_typed_code_checks_in_once_then_says_already_checked_in(desk: Page, foru
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
     expect(counter(page)).to_have_text(f"0 / {forum.registered}")
     shot(page, "idle", full_page=True)
@@ -313,7 +310,7 @@ def test_camera_checks_in_a_qr_once_however_long_it_is_held_up(
         ),
     )
     try:
-        sign_in(page)
+        sign_in(page, SCANNER[0])
         # The browser lets this page use the camera (as after a first "Allow"), so it starts by
         # itself; the gate is not named yet, so the code it sees waits for that.
         open_scanner(page, gate=None)
@@ -362,7 +359,7 @@ def test_camera_checks_in_a_qr_once_however_long_it_is_held_up(
 
 def test_search_by_name_then_check_in_from_the_result(desk: Page, forum: Forum):
     page = desk
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
     page.get_by_label("Search by name, email or organisation", exact=True).fill("chen")
     results = page.locator("#search-results > li")
@@ -397,7 +394,7 @@ def test_search_by_name_then_check_in_from_the_result(desk: Page, forum: Forum):
 
 def test_undo_after_ok_puts_the_counter_back(desk: Page, forum: Forum):
     page = desk
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
     enter_code(page, forum.amina.code)
     shown = expect_verdict(page, "ok", "Amina Rahimova")
@@ -426,7 +423,7 @@ def test_undo_after_ok_puts_the_counter_back(desk: Page, forum: Forum):
 def test_every_refusal_is_red_with_a_cross_and_says_why(page: Page, forum: Forum, viewport):
     page.set_viewport_size(viewport)
     page.add_init_script(RECORD_TONES)
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
     refusals = [
         (
@@ -468,7 +465,7 @@ def test_every_refusal_is_red_with_a_cross_and_says_why(page: Page, forum: Forum
 
 def test_phone_has_no_sideways_scroll_and_the_verdict_fills_the_screen(page: Page, forum: Forum):
     page.set_viewport_size(PHONE)
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
     assert page.evaluate("window.innerWidth") == PHONE["width"]
     assert no_horizontal_scroll(page), "the scanner page scrolls sideways on a phone"
@@ -503,7 +500,7 @@ def test_phone_has_no_sideways_scroll_and_the_verdict_fills_the_screen(page: Pag
 
 def test_no_connection_and_expired_sign_in_are_said_plainly(desk: Page, forum: Forum):
     page = desk
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
 
     page.route("**/api/v1/checkins", lambda route: route.abort("internetdisconnected"))
@@ -531,7 +528,7 @@ def test_no_connection_and_expired_sign_in_are_said_plainly(desk: Page, forum: F
     shown.get_by_role("link", name="Sign in again").click()
     page.wait_for_url(re.compile(r"/staff/login"))
     page.get_by_label("Email", exact=True).fill(SCANNER[0])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(re.escape(SCANNER_PATH) + "$"))
     enter_code(page, forum.amina.code)
@@ -548,7 +545,7 @@ def set_capacity(make_app, title: str, capacity: int) -> None:
 
 def test_organiser_registers_and_checks_in_a_walk_in(desk: Page, forum: Forum, make_app):
     page = desk
-    sign_in(page, ORGANISER)
+    sign_in(page, ORGANISER[0])
     open_scanner(page)
     enter_code(page, forum.dana.code)
     shown = expect_verdict(page, "not_registered", "Dana Ospanova", PANEL_1)
@@ -582,7 +579,7 @@ def test_counter_follows_check_ins_at_other_doors(
 ):
     page = desk
     page.clock.install()  # time flows as usual, and can be moved on
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     open_scanner(page)
     expect(counter(page)).to_have_text(f"0 / {forum.registered}")
 
@@ -590,7 +587,7 @@ def test_counter_follows_check_ins_at_other_doors(
     try:
         door = other.new_page()
         door.set_default_timeout(TIMEOUT_MS)
-        sign_in(door)
+        sign_in(door, SCANNER[0])
         open_scanner(door, gate="South door")
         enter_code(door, forum.chen.code)
         expect_verdict(door, "ok", "Chen Wei")
@@ -609,7 +606,7 @@ def test_counter_follows_check_ins_at_other_doors(
 
 def test_keyboard_only_and_sign_out(desk: Page, forum: Forum):
     page = desk
-    sign_in(page)
+    sign_in(page, SCANNER[0])
     page.goto(SCANNER_PATH)
     # With no gate named yet, the gate field asks for it first.
     gate = page.get_by_label("Gate", exact=True)
