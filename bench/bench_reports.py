@@ -5,9 +5,12 @@ For each database: migrates it (``flask_migrate.upgrade``), generates a large ev
 PostgreSQL an event generated earlier with the same parameters is reused), then times, for every
 dashboard panel of :data:`regapp.reports.services.PANELS`, its SQL (the panel function) and its
 JSON endpoint ``/e/<slug>/dashboard/data/<panel>`` through the Flask test client signed in as an
-organiser, both after a change (no answer kept: what every refresh costs while scans come in) and
-with nothing changed (the answer kept from the run before); then every panel at once
-(``/e/<slug>/dashboard/data``, after a change) and every export
+organiser: counted afresh (nothing kept: the first answer, after a change to the people, and at
+least every ``REPORT_CACHE_SECONDS``), with nothing changed (the answer kept from the run before),
+after a scan (a new ``ok`` entry written before each run: the kept figures are brought up to date,
+what every refresh costs while the doors are busy) and after a registration changed (the figures
+over registrations counted again); then every panel at once (``/e/<slug>/dashboard/data``, counted
+afresh) and every export
 (``/e/<slug>/dashboard/export/<dataset>.<fmt>``), with no filter, a country filter (the largest
 delegation) and a session filter (Panel 1). It prints the median and
 95th percentile (nearest rank) in milliseconds and appends a dated section with the machine and the
@@ -26,7 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
+import random
 import sqlite3
 import statistics
 import sys
@@ -35,27 +38,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_event import event_slug, generate  # noqa: E402
-from machine import cpu_model, percentile  # noqa: E402
+from machine import (  # noqa: E402
+    add_record_option,
+    describe,
+    load_average,
+    markdown_table,
+    packages,
+    percentile,
+    record,
+)
 
 from regapp import create_app  # noqa: E402
 from regapp.auth.services import create_staff  # noqa: E402
 from regapp.extensions import db  # noqa: E402
-from regapp.models import Event, Participant, Role  # noqa: E402
+from regapp.models import CheckIn, Event, EventSession, Participant, Registration, Role  # noqa: E402
 from regapp.reports import exports, services  # noqa: E402
 from regapp.reports.services import ReportFilter  # noqa: E402
 
-README = Path(__file__).resolve().parent / "README.md"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 TARGET_MS = 200
 ORGANISER = ("bench-organiser@example.org", "bench organiser password")
@@ -85,11 +94,16 @@ class DatabaseRun:
     version: str = ""
 
 
-def measure(work: Callable[[], object], runs: int, budget: float) -> list[float]:
+def measure(
+    work: Callable[[], object], runs: int, budget: float, before: Callable[[], object] = None
+) -> list[float]:
     """Milliseconds of up to ``runs`` warm runs, after one untimed warm-up run, stopping once
-    ``budget`` seconds are spent (at least three runs). A case whose warm-up takes more than half
-    the budget is not run again: the warm-up is its one figure (the cases before it read the
-    same tables, so it is warm too), which keeps a run at 100,000 participants bounded."""
+    ``budget`` seconds are spent (at least three runs); ``before`` runs, untimed, before each. A
+    case whose warm-up takes more than half the budget is not run again: the warm-up is its one
+    figure (the cases before it read the same tables, so it is warm too), which keeps a run at
+    100,000 participants bounded."""
+    before = before or (lambda: None)
+    before()
     start = time.perf_counter()
     work()
     warm_up = time.perf_counter() - start
@@ -98,6 +112,7 @@ def measure(work: Callable[[], object], runs: int, budget: float) -> list[float]
     times: list[float] = []
     spent = 0.0
     while len(times) < runs and (len(times) < 3 or spent < budget):
+        before()
         start = time.perf_counter()
         work()
         elapsed = time.perf_counter() - start
@@ -206,7 +221,8 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
             return work
 
         def cold(work: Callable[[], object]) -> Callable[[], object]:
-            """As after a scan: no answer kept from the run before."""
+            """Counted afresh: nothing kept from the run before (the first answer, after a
+            change to the people, and at least every ``REPORT_CACHE_SECONDS``)."""
 
             def run_cold() -> object:
                 services.forget_answers()
@@ -214,19 +230,47 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
 
             return run_cold
 
+        seats = db.session.execute(
+            select(Registration.id, Registration.participant_id, Registration.session_id)
+            .join(EventSession)
+            .where(EventSession.event_id == event.id, Registration.status == "confirmed")
+        ).all()
+        pick = random.Random(1)
+
+        def scan() -> None:
+            """What a door's ``ok`` writes: one log entry for someone holding a seat."""
+            _, person, session = pick.choice(seats)
+            db.session.execute(
+                insert(CheckIn).values(
+                    session_id=session, participant_id=person, verdict="ok", channel="in_person"
+                )
+            )
+            db.session.commit()
+
+        def registration_change() -> None:
+            """A registration changed (as a cancellation or a promotion changes one)."""
+            db.session.execute(
+                update(Registration)
+                .where(Registration.id == pick.choice(seats)[0])
+                .values(updated_at=datetime.now(UTC))
+            )
+            db.session.commit()
+
         for filter_label, query in filters(event):
             report_filter = ReportFilter.from_args(event, query)
-            cases: list[tuple[str, Callable[[], object]]] = []
+            cases: list[tuple] = []  # (case, work) or (case, work, what to do before each run)
             for name, panel in services.PANELS.items():
                 endpoint = get(f"/e/{event.slug}/dashboard/data/{name}", query)
                 cases += [
                     (f"panel {name}: SQL", lambda p=panel, f=report_filter: p(event, f)),
-                    (f"GET data/{name}: changed", cold(endpoint)),
+                    (f"GET data/{name}: counted afresh", cold(endpoint)),
                     (f"GET data/{name}: unchanged", endpoint),
+                    (f"GET data/{name}: after a scan", endpoint, scan),
+                    (f"GET data/{name}: after a registration", endpoint, registration_change),
                 ]
             cases.append(
                 (
-                    "GET data (every panel): changed",
+                    "GET data (every panel): counted afresh",
                     cold(get(f"/e/{event.slug}/dashboard/data", query)),
                 )
             )
@@ -235,8 +279,8 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
                     for fmt in sorted(exports.FORMATS):
                         path = f"/e/{event.slug}/dashboard/export/{dataset}.{fmt}"
                         cases.append((f"export {dataset}.{fmt}", get(path, query)))
-            for case, work in cases:
-                times = measure(work, args.runs, args.budget)
+            for case, work, *before in cases:
+                times = measure(work, args.runs, args.budget, *before)
                 result = Result(case, filter_label, times)
                 run.results.append(result)
                 print(
@@ -267,37 +311,32 @@ def is_target(case: str) -> bool:
 def table(runs: list[DatabaseRun]) -> str:
     """One row per case and filter, a median and a p95 column per database; a panel endpoint's
     figure over the 200 ms target is marked with an asterisk."""
-    header = "| case | filter | " + " | ".join(
-        f"{r.label} median ms | {r.label} p95 ms | runs" for r in runs
-    )
-    align = "| --- | --- | " + " | ".join("---: | ---: | ---:" for _ in runs)
-    lines = [header + " |", align + " |"]
-    keys = list(dict.fromkeys((r.case, r.filter) for run in runs for r in run.results))
-    for case, filter_label in keys:
-        cells = []
+    header = ["case", "filter"]
+    for run in runs:
+        header += [f"{run.label} median ms", f"{run.label} p95 ms", "runs"]
+    rows = []
+    for case, filter_label in dict.fromkeys(
+        (r.case, r.filter) for run in runs for r in run.results
+    ):
+        row = [case, filter_label]
         for run in runs:
             found = next(
                 (r for r in run.results if (r.case, r.filter) == (case, filter_label)), None
             )
             if found is None:
-                cells.append(" |  | ")
+                row += ["", "", ""]
                 continue
             mark = "*" if is_target(case) and found.median > TARGET_MS else ""
-            cells.append(f"{found.median:.1f}{mark} | {found.p95:.1f} | {len(found.times)}")
-        lines.append(f"| {case} | {filter_label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            row += [f"{found.median:.1f}{mark}", f"{found.p95:.1f}", len(found.times)]
+        rows.append(row)
+    return markdown_table(header, "ll" + "rrr" * len(runs), rows)
 
 
 def machine(runs: list[DatabaseRun]) -> str:
-    versions = ", ".join(f"{p} {version(p)}" for p in ("SQLAlchemy", "psycopg", "XlsxWriter"))
-    databases = ", ".join(r.version for r in runs)
-    try:
-        load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
-    except OSError:
-        load = "load unknown"
-    return (
-        f"{platform.platform()}; {cpu_model()}, {os.cpu_count()} cores ({load} at the end); "
-        f"Python {platform.python_version()}; {databases}; {versions}"
+    return describe(
+        f"load average {load_average()} at the end",
+        ", ".join(r.version for r in runs),
+        packages("SQLAlchemy", "psycopg", "XlsxWriter"),
     )
 
 
@@ -325,9 +364,7 @@ def main() -> None:
         "--fresh", action="store_true", help="drop the PostgreSQL database's schema first"
     )
     parser.add_argument("--skip-exports", action="store_true")
-    parser.add_argument(
-        "--no-record", dest="record", action="store_false", help="do not append to README.md"
-    )
+    add_record_option(parser)
     args = parser.parse_args()
     args.checkins = args.checkins or 3 * args.participants
     wanted = {d.strip() for d in args.databases.split(",")}
@@ -366,10 +403,7 @@ def main() -> None:
     )
     print("\n" + summary)
     if args.record:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        with README.open("a", encoding="utf-8") as readme:
-            readme.write(f"\n### {stamp}: reports\n\n{summary}\n")
-        print(f"\nrecorded in {README}")
+        record(": reports", summary)
     return 0
 
 

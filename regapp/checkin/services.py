@@ -109,15 +109,19 @@ _PERSON = (
 )
 
 
-def effective_checkins(*, many: bool = False):
+def effective_checkins(*, many: bool = False, upto: int | None = None):
     """``ok`` entries that no ``annulled`` entry undoes.
 
     Each entry is probed for an undo (NOT EXISTS): cheapest for one person's entries. With
-    ``many`` (reports over a whole event) the undone ids are read once instead (NOT IN)."""
+    ``many`` (reports over a whole event) the undone ids are read once instead (NOT IN), and
+    ``upto`` reads the log as it stood when its newest entry was ``upto``: undos after it do
+    not count (the caller bounds the entries themselves)."""
     if many:
         undone = select(_UNDO.refers_to_id).where(
             _UNDO.verdict == _ANNULLED, _UNDO.refers_to_id.is_not(None)
         )
+        if upto is not None:
+            undone = undone.where(_UNDO.id <= upto)
         return select(CheckIn).where(CheckIn.verdict == _OK, CheckIn.id.not_in(undone))
     return select(CheckIn).where(
         CheckIn.verdict == _OK,

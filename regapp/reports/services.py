@@ -31,7 +31,8 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import suppress
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -123,10 +124,15 @@ def sessions_in_scope(event: Event, f: ReportFilter) -> list[EventSession]:
 @dataclass(frozen=True)
 class Scope:
     """What a report counts: the sessions in scope, and the people the filter names (a query of
-    participant ids), or ``None`` when it names no category, country or organisation."""
+    participant ids), or ``None`` when it names no category, country or organisation.
+
+    Bringing kept figures up to date (:func:`_attended`) narrows it further: to the check-in log
+    as it stood when its newest entry was ``upto``, and to the people ``only`` names."""
 
     session_ids: tuple[int, ...]
     people: Select | None
+    upto: int | None = None
+    only: tuple[int, ...] | None = None
 
 
 def scope(event: Event, f: ReportFilter) -> Scope:
@@ -171,7 +177,11 @@ def _organisation_is(event_id: int, name: str):
 
 
 def _of_people(query: Select, participant_id, s: Scope) -> Select:
-    return query if s.people is None else query.where(participant_id.in_(s.people))
+    if s.people is not None:
+        query = query.where(participant_id.in_(s.people))
+    if s.only is not None:
+        query = query.where(participant_id.in_(s.only))
+    return query
 
 
 def _seats(s: Scope, *statuses: str) -> Select:
@@ -198,7 +208,7 @@ def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquer
     An entry whose participant was deleted has no ``pid``; the counts leave it out (testing for
     it here would lead SQLite to a worse index)."""
     if effective:
-        query = effective_checkins(many=True)
+        query = effective_checkins(many=True, upto=s.upto)
     else:
         query = select(CheckIn).where(CheckIn.verdict == _OK)
     query = query.with_only_columns(
@@ -207,8 +217,12 @@ def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquer
         CheckIn.channel.label("channel"),
         CheckIn.created_at.label("at"),
     )
+    if s.upto is not None:
+        query = query.where(CheckIn.id <= s.upto)
     if not touched:
-        query = query.where(CheckIn.session_id.in_(s.session_ids))
+        # A few people's entries are found by person, not by reading the sessions' ("+ 0").
+        sid = CheckIn.session_id if s.only is None else CheckIn.session_id + 0
+        query = query.where(sid.in_(s.session_ids))
         return _of_people(query, CheckIn.participant_id, s).subquery()
     # From the few undos to the entries they undo (not from every entry to its undo), to their
     # people, whose entries are then looked up by participant ("+ 0" keeps the planners from
@@ -221,6 +235,8 @@ def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquer
         .where(undo.verdict == _ANNULLED, target.session_id.in_(s.session_ids))
         .distinct()
     )
+    if s.upto is not None:
+        people = people.where(undo.id <= s.upto)
     people = _of_people(people, target.participant_id, s)
     return query.where(
         CheckIn.participant_id.in_(people), (CheckIn.session_id + 0).in_(s.session_ids)
@@ -228,8 +244,8 @@ def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquer
 
 
 def _attendance(s: Scope, aggregate, keys: int = 0) -> Select:
-    """``aggregate`` over the effective check-ins in scope: ``aggregate`` makes, from a subquery
-    of check-ins, a query of ``keys`` key columns and then counts, grouped by the keys.
+    """``aggregate`` over the effective check-ins in scope: ``aggregate(rows, s)`` makes, from a
+    subquery of check-ins, a query of ``keys`` key columns and then counts, grouped by the keys.
 
     Testing every entry for an undo is what costs most, and few entries are undone. So the
     counts are taken over every ``ok`` entry (straight from an index), less the counts over the
@@ -237,7 +253,7 @@ def _attendance(s: Scope, aggregate, keys: int = 0) -> Select:
     people's entries that stand. People one undo touches are counted exactly; the others have
     nothing undone. The result is the same as counting the effective check-ins alone."""
     arms = [
-        aggregate(rows).add_columns(literal(weight).label("weight"))
+        aggregate(rows, s).add_columns(literal(weight).label("weight"))
         for rows, weight in (
             (_log(s), 1),
             (_log(s, touched=True), -1),
@@ -249,11 +265,6 @@ def _attendance(s: Scope, aggregate, keys: int = 0) -> Select:
     counts = [func.coalesce(func.sum(c * both.c.weight), 0).label(c.name) for c in columns[keys:]]
     query = select(*columns[:keys], *counts)
     return query.group_by(*columns[:keys]) if keys else query
-
-
-def _attended(s: Scope, aggregate, keys: int = 0) -> list[tuple]:
-    """The rows of :func:`_attendance`."""
-    return [tuple(row) for row in db.session.execute(_attendance(s, aggregate, keys))]
 
 
 def _flag(condition):
@@ -271,13 +282,13 @@ def _registered(s: Scope) -> Subquery:
     return _people(_seats(s, RegistrationStatus.CONFIRMED).subquery())
 
 
-def _count_by(event_id: int, people, by: str, *per) -> Select:
+def _count_by(event_id: int, people, by: str, *per, few: bool = False) -> Select:
     """``people`` (a subquery of one row per person, or per person and ``per``) counted per
     country or organisation (``by``) and ``per``: (key, *per, n). Without ``per`` the event's
     people are read in the order of their country (or spelling) from an index and kept when
-    they are among ``people``; with it, ``people`` is joined to them."""
+    they are among ``people``; with it, or when they are ``few``, ``people`` is joined to them."""
     column = Participant.country if by == "country" else Participant.organisation
-    if per:
+    if per or few:
         query = select(column.label("key"), *per, func.count().label("n")).join(
             people, people.c.pid == Participant.id
         )
@@ -314,15 +325,15 @@ def _name(by: str, key: str) -> str:
 def totals(event: Event, f: ReportFilter) -> dict:
     s = scope(event, f)
     registered_people = select(_registered(s).c.pid)
-    registered, countries_ = db.session.execute(
+    [(registered, countries_)] = _seat_rows(
         select(func.count(), func.count(func.distinct(Participant.country))).where(
             Participant.event_id == event.id, Participant.id.in_(registered_people)
         )
-    ).one()
+    )
     spellings = _count_by(event.id, _registered(s), "organisation").subquery()
-    organisations = db.session.scalar(select(func.count()).select_from(spellings))
+    [(organisations,)] = _seat_rows(select(func.count()).select_from(spellings))
 
-    def per_person(rows):
+    def per_person(rows, _):
         person = (
             select(
                 rows.c.pid,
@@ -338,7 +349,7 @@ def totals(event: Event, f: ReportFilter) -> dict:
             func.coalesce(func.sum(person.c.online), 0).label("online"),
         )
 
-    [(checked_in, in_person, online)] = _attended(s, per_person)
+    checked_in, in_person, online = _attended(s, per_person)[()]
     return {
         "registered": registered,
         "checked_in": int(checked_in),
@@ -355,21 +366,21 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
     seats = _seats(s, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED).subquery()
     counts = {
         (sid, status): n
-        for sid, status, n in db.session.execute(
+        for sid, status, n in _seat_rows(
             select(seats.c.sid, seats.c.status, func.count()).group_by(seats.c.sid, seats.c.status)
         )
     }
 
     # Distinct people per session, and per session and channel, as the index orders them.
-    def per_session(rows):
+    def per_session(rows, _):
         return select(rows.c.sid, func.count(func.distinct(rows.c.pid))).group_by(rows.c.sid)
 
-    def per_channel(rows):
+    def per_channel(rows, _):
         people = func.count(func.distinct(rows.c.pid))
         return select(rows.c.sid, rows.c.channel, people).group_by(rows.c.sid, rows.c.channel)
 
-    people = dict(_attended(s, per_session, keys=1))
-    channels = {(sid, channel): n for sid, channel, n in _attended(s, per_channel, keys=2)}
+    people = {sid: n for (sid,), (n,) in _attended(s, per_session, keys=1).items()}
+    channels = {key: n for key, (n,) in _attended(s, per_channel, keys=2).items()}
     rows = []
     for session in sessions_in_scope(event, f):
         confirmed = counts.get((session.id, RegistrationStatus.CONFIRMED), 0)
@@ -396,8 +407,13 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
 def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
     """Registered and checked-in people per country or organisation (``by``), most first."""
     s = scope(event, f)
-    registered = dict(db.session.execute(_count_by(event.id, _registered(s), by)).all())
-    present = dict(_attended(s, lambda rows: _count_by(event.id, _people(rows), by), keys=1))
+    registered = dict(_seat_rows(_count_by(event.id, _registered(s), by)))
+
+    def per_key(rows, scope_):
+        return _count_by(event.id, _people(rows), by, few=scope_.only is not None)
+
+    per_key = _attended(s, per_key, keys=1)
+    present = {key: n for (key,), (n,) in per_key.items()}
     rows = [
         {
             "key": key,
@@ -417,31 +433,40 @@ def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> 
     sessions = sessions_in_scope(event, f)
     s = scope(event, f)
     seats = _seats(s, RegistrationStatus.CONFIRMED).subquery()
-    cells: dict[str, dict[int, dict[str, int]]] = {}
-    for key, sid, n in db.session.execute(_count_by(event.id, seats, by, seats.c.sid)):
-        cells.setdefault(key, {})[sid] = {"registered": int(n), "checked_in": 0}
+    registered = _seat_rows(_count_by(event.id, seats, by, seats.c.sid))
 
-    def per_session(rows):
+    def per_session(rows, _):
         people = _people(rows, rows.c.sid)
         return _count_by(event.id, people, by, people.c.sid)
 
-    for key, sid, n in _attended(s, per_session, keys=2):
-        if n:
-            cell = cells.setdefault(key, {}).setdefault(sid, {"registered": 0, "checked_in": 0})
-            cell["checked_in"] = int(n)
-    people = dict(db.session.execute(_count_by(event.id, _registered(s), by)).all())
+    present = {cell: n for cell, (n,) in _attended(s, per_session, keys=2).items() if n}
+    people = dict(_seat_rows(_count_by(event.id, _registered(s), by)))
+    ranked = sorted(
+        {key for key, _, _ in registered} | {key for key, _ in present},
+        key=lambda key: (-people.get(key, 0), _name(by, key)),
+    )
+    # Cells only for the rows sent (the organisations have thousands).
+    cells: dict[str, dict[str, dict[str, int]]] = {key: {} for key in ranked[:limit]}
+    for key, sid, n in registered:
+        if key in cells:
+            cells[key][str(sid)] = {"registered": int(n), "checked_in": 0}
+    for (key, sid), n in present.items():
+        if key in cells:
+            cell = cells[key].setdefault(str(sid), {"registered": 0, "checked_in": 0})
+            cell["checked_in"] = n
     rows = [
         {
             "key": key,
             "name": _name(by, key),
-            "cells": {str(sid): cell for sid, cell in by_session.items()},
+            "cells": cells[key],
             "registered": int(people.get(key, 0)),
         }
-        for key, by_session in cells.items()
+        for key in cells
     ]
     return {
         "sessions": [{"id": x.id, "title": x.title} for x in sessions],
-        **_top(sorted(rows, key=lambda r: (-r["registered"], r["name"])), limit),
+        "rows": rows,
+        "count": len(ranked),
     }
 
 
@@ -467,23 +492,23 @@ def _bucket(minute, minutes: int):
 def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
     """Check-ins per ``minutes``, per channel: counted per minute, then per slot."""
 
-    def per_minute(rows):
+    def per_slot(rows, _):
         minute = _minute(rows.c.at)
         person = rows.c.pid.is_not(None)
-        return select(
-            minute.label("minute"),
-            func.sum(_flag(and_(person, rows.c.channel == Channel.IN_PERSON))).label("in_person"),
-            func.sum(_flag(and_(person, rows.c.channel == Channel.ONLINE))).label("online"),
-        ).group_by(minute)
+        per = (
+            select(
+                minute.label("minute"),
+                func.sum(_flag(and_(person, rows.c.channel == Channel.IN_PERSON))).label("in"),
+                func.sum(_flag(and_(person, rows.c.channel == Channel.ONLINE))).label("online"),
+            )
+            .group_by(minute)
+            .subquery()
+        )
+        slot = _bucket(per.c.minute, minutes).label("slot")
+        return select(slot, func.sum(per.c["in"]), func.sum(per.c.online)).group_by(slot)
 
-    per = _attendance(scope(event, f), per_minute, keys=1).subquery()
-    slot = _bucket(per.c.minute, minutes).label("slot")
-    rows = db.session.execute(
-        select(slot, func.sum(per.c.in_person), func.sum(per.c.online))
-        .group_by(slot)
-        .having(func.sum(per.c.in_person) + func.sum(per.c.online) > 0)
-        .order_by(slot)
-    ).all()
+    per = _attended(scope(event, f), per_slot, keys=1)
+    rows = sorted((slot, *counts) for (slot,), counts in per.items() if any(counts))
     return [
         {
             "time": datetime.fromtimestamp(int(t), tz=event.zone).isoformat(),
@@ -543,19 +568,43 @@ PANELS = {
 }
 
 
-# --- answers kept while nothing changes -------------------------------------------------------
+# --- answers kept while nothing changes, brought up to date after scans ----------------------
 
 
 #: How far below the newest row (ids, or seconds of ``updated_at``) :func:`data_version` also
 #: counts rows, to see a write that committed after a later one.
 RECENT_ROWS, RECENT_SECONDS = 1000, 60
+#: Kept check-in figures are brought up to date when at most this many people were scanned since
+#: they were counted; after more, they are counted again.
+DELTA_PEOPLE = 500
 
 
-def data_version() -> tuple:
+@dataclass(frozen=True)
+class Version:
+    """What the figures were counted from (:func:`data_version`). ``people`` changes with what
+    the check-in figures depend on besides the log: changes to people who are there (made by
+    organisers, so audited; people cannot change their own details), organisation merges and
+    the sessions; ``seats`` with new people and registrations, which only the figures over
+    registrations count (a new person has no check-in yet); ``log`` is how far the check-in log
+    went: its newest entry's id, and how many entries lie in the :data:`RECENT_ROWS` ids up to
+    it."""
+
+    people: tuple
+    seats: tuple
+    log: tuple[int, int]
+
+
+def _recent(column, newest) -> Select:
+    """Rows in the :data:`RECENT_ROWS` ids up to ``newest``: one committed late, below the
+    newest, changes the count."""
+    return select(func.count()).where(column > (newest or 0) - RECENT_ROWS, column <= (newest or 0))
+
+
+def data_version(event: Event) -> Version:
     """Changes whenever something a report counts changes: the newest check-in log entry (every
     scan and every undo adds one), the newest registration and the latest change to one
     (``updated_at``), the newest participant, the newest audit-log entry (organisers' changes to
-    people are audited), and the newest organisation merge and merge undo.
+    people are audited), the newest organisation merge and merge undo, and the sessions.
 
     Writers that commit out of order (several at once, on PostgreSQL) can add a row below the
     newest one without changing it; so the rows just below the newest are counted too (the last
@@ -567,73 +616,204 @@ def data_version() -> tuple:
                 select(func.max(column)).scalar_subquery()
                 for column in (
                     CheckIn.id,
-                    Registration.id,
-                    Registration.updated_at,
                     Participant.id,
                     AuditEntry.id,
                     OrganisationMerge.id,
                     OrganisationMerge.undone_at,
+                    Registration.id,
+                    Registration.updated_at,
                 )
             )
         )
     ).one()
-    checkin, _, changed, participant, audit, _, _ = newest
-    recent = [
-        select(func.count()).where(CheckIn.id > (checkin or 0) - RECENT_ROWS),
-        select(func.count()).where(Participant.id > (participant or 0) - RECENT_ROWS),
-        select(func.count()).where(AuditEntry.id > (audit or 0) - RECENT_ROWS),
-    ]
+    checkin, participant, audit, merge, undone, registration, changed = newest
+    recent = [_recent(CheckIn.id, checkin), _recent(Participant.id, participant)]
+    recent.append(_recent(AuditEntry.id, audit))
     if changed is not None:
         since = changed - timedelta(seconds=RECENT_SECONDS)
         recent.append(select(func.count()).where(Registration.updated_at >= since))
-    counts = db.session.execute(select(*(q.scalar_subquery() for q in recent))).one()
-    return (*newest, *counts)
+    log, participants, audits, *seats = db.session.execute(
+        select(*(q.scalar_subquery() for q in recent))
+    ).one()
+    sessions = tuple((s.id, s.title, s.capacity, s.starts_at, s.ends_at) for s in event.sessions)
+    return Version(
+        people=(audit, audits, merge, undone, sessions),
+        seats=(participant, participants, registration, changed, *seats),
+        log=(checkin or 0, log),
+    )
 
 
 @dataclass
-class _Answer:
-    version: tuple
+class _Kept:
+    version: object
     value: object
     expires: float
 
 
-_answers: OrderedDict[tuple, _Answer] = OrderedDict()
-_answers_lock = threading.Lock()
-#: How many (event, filter, panel) answers a process keeps, the least recently used going first.
-KEPT_ANSWERS = 256
+class _Keeper:
+    """Values kept per key, each for the version it was counted at and until it expires; the
+    least recently used go first. Shared by a process's threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.values: OrderedDict[tuple, _Kept] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple, version) -> _Kept | None:
+        with self.lock:
+            kept = self.values.get(key)
+            if kept is None or kept.version != version or kept.expires <= time.monotonic():
+                return None
+            self.values.move_to_end(key)
+            return kept
+
+    def put(self, key: tuple, version, value, expires: float) -> None:
+        with self.lock:
+            self.values[key] = _Kept(version, value, expires)
+            self.values.move_to_end(key)
+            while len(self.values) > self.size:
+                self.values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.values.clear()
+
+
+def _kept() -> _Keeper:
+    """The app's whole answers per (event, filter, panel), and the parts they were counted from
+    (figures over registrations, and over the check-in log) per (event, filter, panel, part)."""
+    return current_app.extensions.setdefault("regapp.reports", _Keeper(2048))
+
+
+@dataclass
+class _Counting:
+    """A panel being counted by :func:`panel`: its key, the version read before counting, and
+    when the answer expires (the earliest of its parts')."""
+
+    key: tuple
+    version: Version
+    expires: float
+    parts: int = 0
+
+    def part(self, kind: str) -> tuple:
+        self.parts += 1
+        return (*self.key, kind, self.parts)
+
+
+_counting: ContextVar[_Counting | None] = ContextVar("report_counting", default=None)
+
+
+def _seat_rows(query: Select) -> list[tuple]:
+    """The rows of ``query``, which counts registrations and people, not the check-in log:
+    while a panel is counted, kept until the people or the registrations change."""
+    counting = _counting.get()
+    if counting is None:
+        return [tuple(row) for row in db.session.execute(query)]
+    key = counting.part("seats")
+    version = (counting.version.people, counting.version.seats)
+    kept = _kept().get(key, version)
+    if kept is None:
+        kept = _Kept(version, [tuple(row) for row in db.session.execute(query)], counting.expires)
+        _kept().put(key, version, kept.value, kept.expires)
+    counting.expires = min(counting.expires, kept.expires)
+    return kept.value
+
+
+def _attended(s: Scope, aggregate, keys: int = 0) -> dict[tuple, tuple[int, ...]]:
+    """The rows of :func:`_attendance`, as {keys: counts}.
+
+    While a panel is counted they are kept with the state of the check-in log they were counted
+    at, until the people change; after scans they are brought up to date from the entries added
+    since (:func:`_brought_up_to_date`), not counted again."""
+    counting = _counting.get()
+    if counting is None:
+        return _count_attendance(s, aggregate, keys)
+    key, log = counting.part("log"), counting.version.log
+    kept = _kept().get(key, counting.version.people)
+    figures = _brought_up_to_date(kept.value, log, s, aggregate, keys) if kept else None
+    expires = kept.expires if figures is not None else counting.expires
+    if figures is None:
+        figures = _count_attendance(replace(s, upto=log[0]), aggregate, keys)
+    _kept().put(key, counting.version.people, (log, figures), expires)
+    counting.expires = min(counting.expires, expires)
+    return figures
+
+
+def _count_attendance(s: Scope, aggregate, keys: int) -> dict[tuple, tuple[int, ...]]:
+    return {
+        tuple(row[:keys]): tuple(int(n) for n in row[keys:])
+        for row in db.session.execute(_attendance(s, aggregate, keys))
+    }
+
+
+def _brought_up_to_date(kept, log, s: Scope, aggregate, keys: int) -> dict | None:
+    """Figures counted when the check-in log stood at an earlier state (``kept``: that state
+    and the figures) brought to the state ``log``, or ``None`` when they must be counted again.
+
+    Every figure is a sum over people (each person counts, or their entries count, in their own
+    groups), so only the people with entries since then can change it: their share is counted
+    as the log stands now and as it stood then, and the difference added. Counted again instead
+    when more than :data:`DELTA_PEOPLE` people were scanned, or when an entry committed late
+    below the earlier state's newest (its count of recent entries changed)."""
+    (newest, recent), figures = kept
+    if (newest, recent) == log:
+        return figures
+    if log[0] < newest or db.session.scalar(_recent(CheckIn.id, newest)) != recent:
+        return None
+    people = db.session.scalars(
+        select(CheckIn.participant_id)
+        .where(CheckIn.id > newest, CheckIn.id <= log[0], CheckIn.participant_id.is_not(None))
+        .distinct()
+        .limit(DELTA_PEOPLE + 1)
+    ).all()
+    if len(people) > DELTA_PEOPLE:
+        return None
+    if not people:
+        return figures
+    if s.people is not None:  # the filter's people among them, found once
+        people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
+        if not people:
+            return figures
+    s = replace(s, people=None, only=tuple(sorted(people)))
+    now = _count_attendance(replace(s, upto=log[0]), aggregate, keys)
+    then = _count_attendance(replace(s, upto=newest), aggregate, keys)
+    figures = dict(figures)  # the kept ones may be in use by another thread
+    for weight, part in ((1, now), (-1, then)):
+        for key, counts in part.items():
+            before = figures.get(key, (0,) * len(counts))
+            figures[key] = tuple(a + weight * b for a, b in zip(before, counts, strict=True))
+    return figures
 
 
 def panel(event: Event, f: ReportFilter, name: str):
-    """The panel ``name`` for ``f``: counted again unless counted before at the same
-    :func:`data_version` (and the same sessions), and less than ``REPORT_CACHE_SECONDS`` ago (a
-    backstop for a change no probe sees, such as one made straight in the database)."""
+    """The panel ``name`` for ``f``: the answer kept from before while nothing it counts has
+    changed (:func:`data_version`); after scans, the kept figures over the registrations and
+    the check-in log brought up to date rather than counted again (:func:`_attended`). Kept
+    figures are counted afresh at least every ``REPORT_CACHE_SECONDS`` (a backstop for a change
+    no probe sees, such as one made straight in the database)."""
     seconds = current_app.config.get("REPORT_CACHE_SECONDS", 60)
     if not seconds:
         return PANELS[name](event, f)
-    sessions = tuple((s.id, s.title, s.capacity, s.starts_at, s.ends_at) for s in event.sessions)
     # Read before counting: a change committed in between is then counted under the older
     # version, and counted again by the next request, which sees the newer one.
-    version = (data_version(), sessions)
+    version = data_version(event)
     key = (event.id, f, name)
-    now = time.monotonic()
-    with _answers_lock:
-        kept = _answers.get(key)
-        if kept and kept.version == version and kept.expires > now:
-            _answers.move_to_end(key)
-            return kept.value
-    value = PANELS[name](event, f)
-    with _answers_lock:
-        _answers[key] = _Answer(version, value, now + seconds)
-        _answers.move_to_end(key)
-        while len(_answers) > KEPT_ANSWERS:
-            _answers.popitem(last=False)
+    kept = _kept().get(key, version)
+    if kept is not None:
+        return kept.value
+    counting = _Counting(key, version, time.monotonic() + seconds)
+    token = _counting.set(counting)
+    try:
+        value = PANELS[name](event, f)
+    finally:
+        _counting.reset(token)
+    _kept().put(key, version, value, counting.expires)
     return value
 
 
 def forget_answers() -> None:
-    """Drop every kept answer (the benchmarks time counting from scratch)."""
-    with _answers_lock:
-        _answers.clear()
+    """Drop every kept answer and figure (the benchmarks time counting from scratch)."""
+    _kept().clear()
 
 
 def stamp(event: Event) -> dict:
