@@ -88,6 +88,10 @@ class DefaultConfig:
     #: Seconds a server process reuses a session's door counts (people in, seats) before reading
     #: them again; its own scans count at once (see regapp/checkin/counts.py). 0: every scan.
     CHECKIN_COUNTS_MAX_AGE = 1.0
+    #: Seconds a server process reuses the registration form's programme (sessions, seats left)
+    #: and suggestion lists for visitors who have not sent the form yet (see
+    #: regapp/registration/page.py); the POST counts the seats again under a lock. 0: every time.
+    REGISTRATION_PAGE_MAX_AGE = 1.0
 
 
 def instance_secret_key(instance_path: str) -> str:

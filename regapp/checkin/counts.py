@@ -136,6 +136,13 @@ def note_checkin(session: Session, entry: CheckIn) -> None:
             changes[entry.session_id] = changes.get(entry.session_id, 0) + step
 
 
+def note_registrations(session: Session, session_ids: list[int]) -> None:
+    """Registrations for these sessions change with the transaction of ``session``, written
+    without the ORM (which the flush hook below would see): their counts are read again."""
+    for session_id in session_ids:
+        session.info.setdefault(_CHANGES, {})[session_id] = None
+
+
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context) -> None:
     for item in session.new:

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from .. import audit
+from ..checkin.counts import note_registrations
 from ..database import begin_write
 from ..extensions import db
 from ..inputs import is_token
-from ..mail.outbox import queue, wake_worker
+from ..mail.outbox import queue, queue_message, wake_worker
 from ..models import (
+    AccessCode,
     Event,
     EventSession,
     MessageKind,
@@ -30,6 +33,7 @@ from ..models import (
     Registration,
     RegistrationStatus,
 )
+from ..models.participants import new_manage_token
 from ..models.types import utcnow
 
 
@@ -149,37 +153,62 @@ def register(
 
     ``notify=False`` queues no confirmation email. ``by_organiser`` (an organiser adds them, as
     the CSV import does): the registration window and a session's closed flag do not apply;
-    capacity and the waitlist do."""
+    capacity and the waitlist do.
+
+    The rows are written with one INSERT each, without the ORM's unit of work (which cost more
+    than the rest of the registration together); a second registration of the same email is
+    refused by the unique index on (event, lower(email))."""
     now = now or utcnow()
+    if not by_organiser and (reason := event.registration_closed_reason(now)):
+        raise RegistrationError(reason)
+    event_id = event.id  # read before begin_write() lets go of what the request read
     begin_write()
     try:
-        if not by_organiser and (reason := event.registration_closed_reason(now)):
-            raise RegistrationError(reason)
-        sessions = _lock_sessions(event, session_ids)
+        sessions = _lock_sessions(event_id, session_ids)
         if not by_organiser:
             _refuse_closed(sessions, now)
-        if find_by_email(event, details.email):
-            raise _duplicate_email()
-        # Seats are counted before the new participant is added (a query after the add would
-        # first flush the participant, then load its registrations, which are none).
         free = _free_seats(sessions)
-        participant = Participant(event=event, consent_at=now, **vars(details))
-        participant.issue_code()
-        db.session.add(participant)
-        for session in sessions:
-            participant.join_session(session, seat_available=free[session.id] > 0)
+        connection = db.session.connection()
+        written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
+        written |= vars(details)
+        participant_id = connection.scalar(_INSERT_PARTICIPANT, written)
+        connection.execute(_INSERT_CODE, {"participant_id": participant_id})
+        connection.execute(
+            _INSERT_REGISTRATION,
+            [
+                {
+                    "participant_id": participant_id,
+                    "session_id": session.id,
+                    "status": RegistrationStatus.CONFIRMED
+                    if free[session.id] > 0
+                    else RegistrationStatus.WAITLISTED,
+                }
+                for session in sessions
+            ],
+        )
+        note_registrations(db.session(), [session.id for session in sessions])
         if notify:
-            queue(MessageKind.CONFIRMATION, participant)
+            queue_message(MessageKind.CONFIRMATION, participant_id, details.email)
         db.session.commit()
     except IntegrityError:
-        # Someone registered the same email between our check and our insert.
+        # The email is registered already (perhaps a moment ago, by a request racing this one).
         db.session.rollback()
         raise _duplicate_email() from None
     except RegistrationError:
         db.session.rollback()
         raise
     wake_worker()
+    # The participant as written, known to the session without reading it back (the caller
+    # wants its manage link); what is not set here loads when first read, as after any commit.
+    participant = Participant(id=participant_id, **written)
+    make_transient_to_detached(participant)
+    db.session.add(participant)
     return participant
+
+
+_INSERT_PARTICIPANT = insert(Participant).returning(Participant.id)
+_INSERT_CODE = insert(AccessCode)
+_INSERT_REGISTRATION = insert(Registration)
 
 
 def change_sessions(
@@ -206,7 +235,7 @@ def change_sessions(
     current = {r.session_id: r for r in participant.registrations}
     active = {sid for sid, r in current.items() if r.is_active}
     try:
-        sessions = {s.id: s for s in _lock_sessions(participant.event, wanted | active)}
+        sessions = {s.id: s for s in _lock_sessions(participant.event_id, wanted | active)}
         added = wanted - active
         if not by_organiser:
             if reason := (added and participant.event.registration_closed_reason(now)):
@@ -238,7 +267,7 @@ def cancel_participation(participant: Participant, *, audit_as: str | None = Non
     """Cancel every session of the participant, handing their seats to the waitlists."""
     begin_write()
     active = [r for r in participant.registrations if r.is_active]
-    sessions = _lock_sessions(participant.event, (r.session_id for r in active))
+    sessions = _lock_sessions(participant.event_id, (r.session_id for r in active))
     for registration in active:
         registration.cancel()
     db.session.flush()
@@ -261,7 +290,7 @@ def set_capacity(session: EventSession, capacity: int | None) -> list[Registrati
     the audit entry) with this one: the caller commits, then calls :func:`wake_worker`.
     Returns the promoted registrations."""
     begin_write()
-    (locked,) = _lock_sessions(session.event, [session.id])
+    (locked,) = _lock_sessions(session.event_id, [session.id])
     confirmed = seat_counts([locked.id]).get(locked.id, {}).get(RegistrationStatus.CONFIRMED, 0)
     if capacity is not None and capacity < confirmed:
         db.session.rollback()
@@ -294,7 +323,7 @@ def promote_from_waitlist(
     the promotion email, or raises :class:`RegistrationError` having changed nothing."""
     begin_write()
     try:
-        (session,) = _lock_sessions(participant.event, [session_id])
+        (session,) = _lock_sessions(participant.event_id, [session_id])
         registration = participant.registration_for(session)
         if registration is None or registration.status != RegistrationStatus.WAITLISTED:
             raise RegistrationError(f"Not on the waitlist of “{session.title}”.")
@@ -333,10 +362,10 @@ def resend_manage_link(event: Event, email: str) -> None:
     wake_worker()
 
 
-def _lock_sessions(event: Event, session_ids: Iterable[int]) -> list[EventSession]:
+def _lock_sessions(event_id: int, session_ids: Iterable[int]) -> list[EventSession]:
     """The event's sessions with these ids, locked for seat allocation, in id order."""
     ids = sorted(set(session_ids))
-    query = select(EventSession).where(EventSession.event_id == event.id, EventSession.id.in_(ids))
+    query = select(EventSession).where(EventSession.event_id == event_id, EventSession.id.in_(ids))
     if current_app.config["SEAT_LOCKING"]:
         query = query.with_for_update(key_share=True)
     sessions = list(db.session.scalars(query.order_by(EventSession.id)))
@@ -406,7 +435,7 @@ def add_walk_in(participant_id: int, session: EventSession) -> None:
     participant = db.session.get(Participant, participant_id)
     if participant is None or participant.event_id != session.event_id:
         raise RegistrationError("No such participant for this event.")
-    (locked,) = _lock_sessions(participant.event, [session.id])
+    (locked,) = _lock_sessions(participant.event_id, [session.id])
     registration = participant.registration_for(locked)
     if registration is not None and registration.status == RegistrationStatus.CONFIRMED:
         db.session.rollback()

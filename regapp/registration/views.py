@@ -11,11 +11,10 @@ from flask import (
     url_for,
 )
 
-from .. import countries
 from ..events.views import get_event_or_404
 from ..extensions import limiter
 from ..models.types import utcnow
-from . import services
+from . import page, services
 from .forms import ConfirmForm, RegistrationForm, ResendLinkForm, SessionsForm
 
 bp = Blueprint("registration", __name__)
@@ -43,7 +42,8 @@ def participant_or_404(token: str):
 def register(slug: str):
     event = get_event_or_404(slug)
     form = RegistrationForm()
-    form.set_sessions(event)
+    if form.is_submitted():
+        form.set_sessions(event)  # the sessions it may choose (a GET needs no list of them)
     if form.validate_on_submit():
         if form.filled_by_a_bot():
             # Looks like success (a redirect and a thank-you) so the bot moves on; nothing saved.
@@ -59,10 +59,8 @@ def register(slug: str):
         "registration/register.html",
         event=event,
         form=form,
-        days=services.programme(event),
         closed_reason=event.registration_closed_reason(utcnow()),
-        countries=countries.choices(),
-        organisations=services.known_organisations(event),
+        event_part=page.event_part(event, form),
     ), (422 if form.errors else 200)
 
 

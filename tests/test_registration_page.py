@@ -1,0 +1,129 @@
+"""The registration page's cheaper rendering: the same HTML as before, and a programme that is
+kept for a second (regapp/registration/page.py) without ever letting a seat be sold twice."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import render_template_string
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+
+from regapp.admin import forms as admin_forms
+from regapp.auth import forms as auth_forms
+from regapp.extensions import db
+from regapp.imports import forms as import_forms
+from regapp.models import Registration, RegistrationStatus
+from regapp.participants import forms as participant_forms
+from regapp.registration import forms as registration_forms
+from tests.conftest import registration_form
+
+FORM_MODULES = [admin_forms, auth_forms, import_forms, participant_forms, registration_forms]
+INPUT = re.compile(r"<input[^>]*>")
+#: What people type that HTML must escape, and what a posted form sends back.
+TRICKY = 'Côte d\'Ivoire <b>"&amp;"</b> & co'
+
+
+def every_form_class():
+    for module in FORM_MODULES:
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, FlaskForm)
+                and value.__module__ == module.__name__
+            ):
+                yield value
+
+
+def text_fields(form):
+    return [f for f in form if f.type in ("StringField", "EmailField") and not f.render_kw]
+
+
+@pytest.mark.parametrize("with_errors", [False, True])
+def test_field_macro_writes_text_inputs_exactly_as_wtforms_does(app, with_errors):
+    checked = 0
+    for form_class in every_form_class():
+        with app.test_request_context(method="POST", data={}):
+            form = form_class(formdata=None)
+            for f in text_fields(form):
+                f.data = TRICKY
+                if with_errors:
+                    f.errors = ["Wrong."]
+                for hint, list_, autocomplete in [(None, None, None), ("A hint", "x-list", "name")]:
+                    page = render_template_string(
+                        '{% from "macros.html" import field %}'
+                        "{{ field(f, hint=hint, list=list_, autocomplete=autocomplete) }}",
+                        f=f,
+                        hint=hint,
+                        list_=list_,
+                        autocomplete=autocomplete,
+                    )
+                    attrs = {}
+                    described = [f"{f.id}-hint"] * bool(hint) + [f"{f.id}-error"] * with_errors
+                    if described:
+                        attrs["aria-describedby"] = " ".join(described)
+                    if with_errors:
+                        attrs["aria-invalid"] = "true"
+                    if list_:
+                        attrs["list"] = list_
+                    if autocomplete:
+                        attrs["autocomplete"] = autocomplete
+                    assert INPUT.findall(page) == [str(f(**attrs))], (form_class, f.name)
+                    assert f"{f.label(class_='label')}" in page
+                    checked += 1
+    assert checked > 40  # every text field of the app, not a few
+
+
+@pytest.mark.parametrize("consent", [None, "yes"])
+def test_consent_and_honeypot_inputs_are_those_wtforms_would_write(
+    app, client, make_event, consent
+):
+    event = make_event()
+    sent = {"website": TRICKY, "sessions": [str(event.sessions[0].id)]}
+    if consent:
+        sent["consent"] = consent
+    page = client.post("/e/forum/register", data=sent).text
+    with app.test_request_context(method="POST", data=sent):
+        form = registration_forms.RegistrationForm()
+        form.validate()
+        error = {"aria-describedby": "consent-error", "aria-invalid": "true"}
+        expected = [
+            str(form.consent(**(error if form.consent.errors else {}))),
+            str(form.website(tabindex="-1", autocomplete="off")),
+            str(form.consent.label()),
+            str(form.website.label()),
+        ]
+    for html in expected:
+        assert html in page, html
+    blank = client.get("/e/forum/register").text
+    assert '<input id="consent" name="consent" required type="checkbox" value="y">' in blank
+
+
+def seats_shown(page: str) -> str:
+    return re.search(r"(\d+) of \d+ seats left", page).group(1)
+
+
+def test_form_shows_seats_a_second_old_but_a_post_counts_them_again(make_app, make_event):
+    app = make_app(REGISTRATION_PAGE_MAX_AGE=60)
+    with app.app_context():
+        event = make_event({"capacity": 1})
+        client = app.test_client()
+        assert seats_shown(client.get("/e/forum/register").text) == "1"
+
+        assert client.post("/e/forum/register", data=registration_form(event)).status_code == 303
+
+        # The form kept for everyone still says one seat; the seat is gone all the same.
+        assert seats_shown(client.get("/e/forum/register").text) == "1"
+        second = registration_form(event, email="second@example.org")
+        assert client.post("/e/forum/register", data=second).status_code == 303
+        waitlisted = select(func.count()).where(
+            Registration.status == RegistrationStatus.WAITLISTED
+        )
+        assert db.session.scalar(waitlisted) == 1
+        # A form sent back with errors is rendered afresh, with the seats as they are now.
+        refused = client.post("/e/forum/register", data={"sessions": [str(event.sessions[0].id)]})
+        assert refused.status_code == 422 and "Full: waitlist (1 waiting)" in refused.text
+
+        app.config["REGISTRATION_PAGE_MAX_AGE"] = 0  # kept no longer: read again
+        assert "Full: waitlist (1 waiting)" in client.get("/e/forum/register").text
