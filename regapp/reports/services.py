@@ -20,9 +20,12 @@ How the figures stay fast at 100,000 participants (``bench/README.md`` has the m
   (migration 0006) apply;
 - the live dashboard gets the organisations with the most registered people
   (:data:`TOP_ORGANISATIONS`); the exports have them all;
-- each panel's answer is kept for a short while (:func:`panel`), keyed on the filter and on
-  :func:`data_version`, which changes with every scan, registration change, participant change
-  and organisation merge: a change shows in the next answer.
+- each panel's answer is kept (:func:`panel`), keyed on the filter and on :func:`data_version`,
+  which changes with every scan, registration change, participant change and organisation
+  merge: a change shows in the next answer;
+- after scans, the kept figures over the check-in log are brought up to date from the people
+  scanned since, not counted again (:func:`_attended`), and the figures over registrations are
+  kept until registrations change (:func:`_seat_rows`).
 """
 
 from __future__ import annotations
