@@ -1,11 +1,19 @@
-"""Fields that the organisers' and admins' forms share: text is NFC-normalised and stripped,
+"""Fields every form shares (public, organisers', admins'): text is NFC-normalised and stripped,
 kept to a length, and free of control characters; an email address is required and valid."""
+
+import unicodedata
 
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from .inputs import no_control_characters
-from .registration.forms import clean_text
+
+
+def clean_text(value):
+    """Unicode NFC, outer white space removed."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFC", value).strip()
 
 
 def text_field(label: str, *validators, max_length: int = 200) -> StringField:

@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from regapp.auth.services import create_staff
 from regapp.extensions import db
+from regapp.formfields import clean_text
 from regapp.models import DeviceToken, Participant, Role, Verdict
-from regapp.registration.forms import clean_text
 from regapp.registration.services import ParticipantDetails, issue_new_code, register
 from regapp.tickets.codes import grouped
 from tests.dbstate import broken_invariants, snapshot

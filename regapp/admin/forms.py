@@ -34,9 +34,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..formfields import email_field, text_field
+from ..formfields import clean_text, email_field, text_field
 from ..models import Event, EventSession, Role, SessionKind, StaffUser
-from ..registration.forms import clean_text
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_PASSWORD = 10

@@ -1,22 +1,14 @@
 """The public registration and manage forms."""
 
-import unicodedata
-
-from wtforms import BooleanField, EmailField, Field, SelectField, StringField
+from wtforms import BooleanField, Field, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from .. import countries
+from ..formfields import clean_text, email_field, text_field
 from ..inputs import BrowserForm, no_control_characters
 from ..models import CATEGORIES, Event
 from .services import ParticipantDetails
-
-
-def clean_text(value):
-    """Unicode NFC, outer white space removed."""
-    if not isinstance(value, str):
-        return value
-    return unicodedata.normalize("NFC", value).strip()
 
 
 def known_country(form, field):
@@ -45,27 +37,6 @@ class SessionChoiceField(Field):
             raise ValidationError("One of the chosen sessions does not exist.")
 
 
-def _text(label: str, *validators, max_length: int = 200):
-    return StringField(
-        label,
-        validators=[*validators, Length(max=max_length), no_control_characters],
-        filters=[clean_text],
-    )
-
-
-def _email(missing: str) -> EmailField:
-    return EmailField(
-        "Email",
-        validators=[
-            DataRequired(message=missing),
-            Length(max=254),
-            Email(message="Enter a valid email address, like name@example.org."),
-            no_control_characters,
-        ],
-        filters=[clean_text],
-    )
-
-
 def _sessions_field() -> SessionChoiceField:
     return SessionChoiceField(
         "Sessions", validators=[InputRequired(message="Choose at least one session.")]
@@ -82,11 +53,11 @@ class SessionsForm(_ChoosesSessions, BrowserForm):
 
 
 class RegistrationForm(_ChoosesSessions, BrowserForm):
-    full_name = _text("Full name", DataRequired(message="Enter your full name."))
-    email = _email("Enter your email address.")
-    country = _text("Country", DataRequired(message="Choose your country."), known_country)
-    organisation = _text("Organisation")
-    job_title = _text("Job title")
+    full_name = text_field("Full name", DataRequired(message="Enter your full name."))
+    email = email_field("Enter your email address.", no_control_characters)
+    country = text_field("Country", DataRequired(message="Choose your country."), known_country)
+    organisation = text_field("Organisation")
+    job_title = text_field("Job title")
     category = SelectField(
         "Category",
         choices=[SelectChoice(value, label) for value, label in CATEGORIES.items()],
@@ -121,4 +92,4 @@ class ConfirmForm(BrowserForm):
 
 
 class ResendLinkForm(BrowserForm):
-    email = _email("Enter the email address you registered with.")
+    email = email_field("Enter the email address you registered with.", no_control_characters)

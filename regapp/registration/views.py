@@ -14,6 +14,7 @@ from flask import (
 from ..events.views import get_event_or_404
 from ..extensions import limiter
 from ..models.types import utcnow
+from ..web import attach_error
 from . import page, services
 from .forms import ConfirmForm, RegistrationForm, ResendLinkForm, SessionsForm
 
@@ -52,7 +53,7 @@ def register(slug: str):
         try:
             participant = services.register(event, form.details(), form.sessions.data)
         except services.RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             return redirect(url_for(".confirmation", token=participant.manage_token), 303)
     return render_template(
@@ -83,7 +84,7 @@ def change_sessions(token: str):
         try:
             services.change_sessions(participant, form.sessions.data)
         except services.RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash("Your sessions have been updated.", "success")
             return redirect(url_for(".manage", token=token), 303)
@@ -166,11 +167,3 @@ def _manage_page(participant, *, confirmation=False, sessions_form=None, status=
     # The page holds a private link and personal data: keep it out of shared caches.
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def _attach_error(form, error: services.RegistrationError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
