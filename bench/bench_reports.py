@@ -27,6 +27,7 @@ kept for benchmarks.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import random
@@ -62,6 +63,7 @@ from regapp import create_app  # noqa: E402
 from regapp.auth.services import create_staff  # noqa: E402
 from regapp.extensions import db  # noqa: E402
 from regapp.models import CheckIn, Event, EventSession, Participant, Registration, Role  # noqa: E402
+from regapp.registration.services import ParticipantDetails, register  # noqa: E402
 from regapp.reports import exports, services  # noqa: E402
 from regapp.reports.services import ReportFilter  # noqa: E402
 
@@ -247,6 +249,16 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
             )
             db.session.commit()
 
+        def newcomer() -> None:
+            """Someone new registers (as an organiser adds them: the event's window is past)."""
+            n = next(newcomers)
+            details = ParticipantDetails(
+                f"Newcomer {n}", f"newcomer-{n}@example.org", "AZ", "UNDP", "", "delegate"
+            )
+            register(event, details, [seats[n % len(seats)][2]], notify=False, by_organiser=True)
+
+        newcomers = itertools.count(int(time.time()))
+
         def registration_change() -> None:
             """A registration changed (as a cancellation or a promotion changes one)."""
             db.session.execute(
@@ -266,6 +278,7 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
                     (f"GET data/{name}: counted afresh", cold(endpoint)),
                     (f"GET data/{name}: unchanged", endpoint),
                     (f"GET data/{name}: after a scan", endpoint, scan),
+                    (f"GET data/{name}: after a newcomer", endpoint, newcomer),
                     (f"GET data/{name}: after a registration", endpoint, registration_change),
                 ]
             cases.append(

@@ -96,13 +96,14 @@ def test_after_every_scan_and_undo_the_live_figures_are_those_counted_afresh(eve
         assert_live_equals_fresh(event)
 
 
-def brought_up_to_date(event, f: ReportFilter, name: str) -> bool:
-    """Whether answering the panel counted the share of the people scanned since, named one by
-    one (the kept figures brought up to date), rather than counting from scratch."""
+def brought_up_to_date(event, f: ReportFilter, name: str, table: str = "checkins") -> bool:
+    """Whether answering the panel counted the share of people named one by one in ``table``
+    (the kept figures brought up to date), rather than counting from scratch."""
     seen = []
+    named = re.compile(rf"{table}\.participant_id IN \((?!SELECT)")
 
     def record(_connection, _cursor, statement, *_):
-        seen.append(re.search(r"checkins\.participant_id IN \((?!SELECT)", statement) is not None)
+        seen.append(named.search(statement) is not None)
 
     sa_event.listen(db.engine, "before_cursor_execute", record)
     try:
@@ -133,4 +134,20 @@ def test_a_change_to_the_people_counts_the_check_ins_again(event):
     details = ParticipantDetails(person.full_name, person.email, "MA", "", "", person.category)
     update_details(person, details)  # audited: the people's version changes
     assert not brought_up_to_date(event, everyone, "countries")
+    assert_live_equals_fresh(event)
+
+
+def test_new_registrations_bring_kept_figures_up_to_date_and_a_cancellation_counts_again(event):
+    everyone, by_country = ReportFilter(), ReportFilter(country="KZ")
+    for f in (everyone, by_country):
+        services.panel(event, f, "organisation-matrix")
+    details = ParticipantDetails("New", "new@x.org", "KZ", "UNDP", "", "guest")
+    newcomer = register(event, details, [s.id for s in event.sessions])
+    for f in (everyone, by_country):
+        assert brought_up_to_date(event, f, "organisation-matrix", "registrations")
+        fresh = services.PANELS["organisation-matrix"](event, f)
+        assert services.panel(event, f, "organisation-matrix") == fresh
+    cancel_participation(db.session.get(Participant, people_of(event)[0]))  # seats move
+    assert not brought_up_to_date(event, everyone, "organisation-matrix", "registrations")
+    assert newcomer.id in people_of(event)
     assert_live_equals_fresh(event)

@@ -129,12 +129,14 @@ class Scope:
     """What a report counts: the sessions in scope, and the people the filter names (a query of
     participant ids), or ``None`` when it names no category, country or organisation.
 
-    Bringing kept figures up to date (:func:`_attended`) narrows it further: to the check-in log
-    as it stood when its newest entry was ``upto``, and to the people ``only`` names."""
+    Kept figures (:func:`_kept_figures`) narrow it further: to the check-in log as it stood
+    when its newest entry was ``upto``, to the people registered when the newest was
+    ``people_upto``, and to the people ``only`` names."""
 
     session_ids: tuple[int, ...]
     people: Select | None
     upto: int | None = None
+    people_upto: int | None = None
     only: tuple[int, ...] | None = None
 
 
@@ -194,7 +196,14 @@ def _seats(s: Scope, *statuses: str) -> Select:
         Registration.participant_id.label("pid"),
         Registration.session_id.label("sid"),
         Registration.status.label("status"),
-    ).where(Registration.session_id.in_(s.session_ids), Registration.status.in_(statuses))
+    )
+    # A few people's seats are found by person, not by reading the sessions' ("+ 0").
+    sid = Registration.session_id if s.only is None else Registration.session_id + 0
+    query = query.where(sid.in_(s.session_ids), Registration.status.in_(statuses))
+    if s.people_upto is not None and s.only is not None:  # the planners prefer the ids alone
+        s = replace(s, only=tuple(pid for pid in s.only if pid <= s.people_upto))
+    elif s.people_upto is not None:
+        query = query.where(Registration.participant_id <= s.people_upto)
     return _of_people(query, Registration.participant_id, s)
 
 
@@ -285,6 +294,11 @@ def _registered(s: Scope) -> Subquery:
     return _people(_seats(s, RegistrationStatus.CONFIRMED).subquery())
 
 
+def _registered_by(event_id: int, by: str):
+    """For :func:`_seat_rows`: the registered people per country or organisation (``by``)."""
+    return lambda s: _count_by(event_id, _registered(s), by, few=s.only is not None)
+
+
 def _count_by(event_id: int, people, by: str, *per, few: bool = False) -> Select:
     """``people`` (a subquery of one row per person, or per person and ``per``) counted per
     country or organisation (``by``) and ``per``: (key, *per, n). Without ``per`` the event's
@@ -327,14 +341,13 @@ def _name(by: str, key: str) -> str:
 
 def totals(event: Event, f: ReportFilter) -> dict:
     s = scope(event, f)
-    registered_people = select(_registered(s).c.pid)
-    [(registered, countries_)] = _seat_rows(
-        select(func.count(), func.count(func.distinct(Participant.country))).where(
-            Participant.event_id == event.id, Participant.id.in_(registered_people)
-        )
-    )
-    spellings = _count_by(event.id, _registered(s), "organisation").subquery()
-    [(organisations,)] = _seat_rows(select(func.count()).select_from(spellings))
+    # Per country and per organisation (sums over people, which kept figures need), then how
+    # many of them have anyone.
+    by_country = _seat_rows(s, _registered_by(event.id, "country"), keys=1)
+    by_organisation = _seat_rows(s, _registered_by(event.id, "organisation"), keys=1)
+    registered = sum(n for (n,) in by_country.values())
+    countries_ = sum(1 for (code,), (n,) in by_country.items() if code is not None and n)
+    organisations = sum(1 for (n,) in by_organisation.values() if n)
 
     def per_person(rows, _):
         person = (
@@ -366,13 +379,14 @@ def totals(event: Event, f: ReportFilter) -> dict:
 
 def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
     s = scope(event, f)
-    seats = _seats(s, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED).subquery()
-    counts = {
-        (sid, status): n
-        for sid, status, n in _seat_rows(
-            select(seats.c.sid, seats.c.status, func.count()).group_by(seats.c.sid, seats.c.status)
+
+    def per_status(s: Scope) -> Select:
+        seats = _seats(s, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED).subquery()
+        return select(seats.c.sid, seats.c.status, func.count()).group_by(
+            seats.c.sid, seats.c.status
         )
-    }
+
+    counts = {key: n for key, (n,) in _seat_rows(s, per_status, keys=2).items()}
 
     # Distinct people per session, and per session and channel, as the index orders them.
     def per_session(rows, _):
@@ -410,7 +424,7 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
 def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
     """Registered and checked-in people per country or organisation (``by``), most first."""
     s = scope(event, f)
-    registered = dict(_seat_rows(_count_by(event.id, _registered(s), by)))
+    registered = {key: n for (key,), (n,) in _seat_rows(s, _registered_by(event.id, by), 1).items()}
 
     def per_key(rows, scope_):
         return _count_by(event.id, _people(rows), by, few=scope_.only is not None)
@@ -426,6 +440,7 @@ def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
             "attendance_rate": _rate(int(present.get(key, 0)), int(n)),
         }
         for key, n in registered.items()
+        if n
     ]
     return sorted(rows, key=lambda r: (-r["registered"], r["name"]))
 
@@ -435,15 +450,19 @@ def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> 
     rows (all with ``None``) with the most registered people, and how many there are in all."""
     sessions = sessions_in_scope(event, f)
     s = scope(event, f)
-    seats = _seats(s, RegistrationStatus.CONFIRMED).subquery()
-    registered = _seat_rows(_count_by(event.id, seats, by, seats.c.sid))
+
+    def per_session_seats(s: Scope) -> Select:
+        seats = _seats(s, RegistrationStatus.CONFIRMED).subquery()
+        return _count_by(event.id, seats, by, seats.c.sid)
+
+    registered = [(*cell, n) for cell, (n,) in _seat_rows(s, per_session_seats, 2).items() if n]
 
     def per_session(rows, _):
         people = _people(rows, rows.c.sid)
         return _count_by(event.id, people, by, people.c.sid)
 
     present = {cell: n for cell, (n,) in _attended(s, per_session, keys=2).items() if n}
-    people = dict(_seat_rows(_count_by(event.id, _registered(s), by)))
+    people = {key: n for (key,), (n,) in _seat_rows(s, _registered_by(event.id, by), 1).items()}
     ranked = sorted(
         {key for key, _, _ in registered} | {key for key, _ in present},
         key=lambda key: (-people.get(key, 0), _name(by, key)),
@@ -706,86 +725,117 @@ class _Counting:
 _counting: ContextVar[_Counting | None] = ContextVar("report_counting", default=None)
 
 
-def _seat_rows(query: Select) -> list[tuple]:
-    """The rows of ``query``, which counts registrations and people, not the check-in log:
-    while a panel is counted, kept until the people or the registrations change."""
-    counting = _counting.get()
-    if counting is None:
-        return [tuple(row) for row in db.session.execute(query)]
-    key = counting.part("seats")
-    version = (counting.version.people, counting.version.seats)
-    kept = _kept().get(key, version)
-    if kept is None:
-        kept = _Kept(version, [tuple(row) for row in db.session.execute(query)], counting.expires)
-        _kept().put(key, version, kept.value, kept.expires)
-    counting.expires = min(counting.expires, kept.expires)
-    return kept.value
+def _seat_rows(s: Scope, count, keys: int = 0) -> dict[tuple, tuple[int, ...]]:
+    """``count(s)``, a query over registrations and people (not the check-in log) of ``keys``
+    key columns and then counts, as {keys: counts}: kept while a panel is counted
+    (:func:`_kept_figures`); after new people register, brought up to date with their share."""
+    return _kept_figures("seats", s, count, keys)
 
 
 def _attended(s: Scope, aggregate, keys: int = 0) -> dict[tuple, tuple[int, ...]]:
-    """The rows of :func:`_attendance`, as {keys: counts}.
+    """The rows of :func:`_attendance`, as {keys: counts}: kept while a panel is counted
+    (:func:`_kept_figures`); after scans, brought up to date with the share of the people
+    scanned."""
+    return _kept_figures("log", s, lambda s: _attendance(s, aggregate, keys), keys)
 
-    While a panel is counted they are kept with the state of the check-in log they were counted
-    at, until the people change; after scans they are brought up to date from the entries added
-    since (:func:`_brought_up_to_date`), not counted again."""
+
+def _count_rows(query: Select, keys: int) -> dict[tuple, tuple[int, ...]]:
+    return {
+        tuple(row[:keys]): tuple(int(n) for n in row[keys:]) for row in db.session.execute(query)
+    }
+
+
+def _as_of(kind: str, s: Scope, state: tuple) -> Scope:
+    """``s`` narrowed to the data as it stood at ``state`` (the log's, or the seats', of a
+    :class:`Version`): the log entries up to its newest id, or the people up to theirs."""
+    if kind == "log":
+        return replace(s, upto=state[0])
+    return replace(s, people_upto=state[0] or 0)
+
+
+def _kept_figures(kind: str, s: Scope, count, keys: int) -> dict[tuple, tuple[int, ...]]:
+    """``count(s)`` as {keys: counts}; ``kind`` says what it counts: ``log``, the check-in log,
+    or ``seats``, the registrations.
+
+    While a panel is counted (:func:`panel`), the figures are kept with the state of the data
+    they were counted at (counted only up to that state's newest row), until the people
+    change. Every figure is a sum over people (each person counts, or their entries or seats
+    count, in their own groups), so when only some people's data changed since, only their
+    share can have changed: it is counted as the data stand now and as they stood then, and
+    the difference added, instead of counting everyone again (:func:`_changed_people` says who,
+    or that it must be counted afresh)."""
     counting = _counting.get()
     if counting is None:
-        return _count_attendance(s, aggregate, keys)
-    key, log = counting.part("log"), counting.version.log
+        return _count_rows(count(s), keys)
+    key = counting.part(kind)
+    state = counting.version.log if kind == "log" else counting.version.seats
     kept = _kept().get(key, counting.version.people)
-    figures = _brought_up_to_date(kept.value, log, s, aggregate, keys) if kept else None
+    figures = None
+    if kept is not None:
+        then, figures = kept.value
+        if then != state:
+            figures = _brought_up_to_date(kind, then, state, figures, s, count, keys)
     expires = kept.expires if figures is not None else counting.expires
     if figures is None:
-        figures = _count_attendance(replace(s, upto=log[0]), aggregate, keys)
-    _kept().put(key, counting.version.people, (log, figures), expires)
+        figures = _count_rows(count(_as_of(kind, s, state)), keys)
+    _kept().put(key, counting.version.people, (state, figures), expires)
     counting.expires = min(counting.expires, expires)
     return figures
 
 
-def _count_attendance(s: Scope, aggregate, keys: int) -> dict[tuple, tuple[int, ...]]:
-    return {
-        tuple(row[:keys]): tuple(int(n) for n in row[keys:])
-        for row in db.session.execute(_attendance(s, aggregate, keys))
-    }
-
-
-def _brought_up_to_date(kept, log, s: Scope, aggregate, keys: int) -> dict | None:
-    """Figures counted when the check-in log stood at an earlier state (``kept``: that state
-    and the figures) brought to the state ``log``, or ``None`` when they must be counted again.
-
-    Every figure is a sum over people (each person counts, or their entries count, in their own
-    groups), so only the people with entries since then can change it: their share is counted
-    as the log stands now and as it stood then, and the difference added. Counted again instead
-    when more than :data:`DELTA_PEOPLE` people were scanned, or when an entry committed late
-    below the earlier state's newest (its count of recent entries changed)."""
-    (newest, recent), figures = kept
-    if (newest, recent) == log:
-        return figures
-    if log[0] < newest or db.session.scalar(_recent(CheckIn.id, newest)) != recent:
+def _brought_up_to_date(kind: str, then, now, figures, s: Scope, count, keys: int) -> dict | None:
+    """``figures``, counted at the state ``then``, brought to the state ``now``; ``None`` when
+    they must be counted afresh."""
+    people = _changed_people(kind, then, now, s)
+    if people is None or len(people) > DELTA_PEOPLE:
         return None
-    people = db.session.scalars(
-        select(CheckIn.participant_id)
-        .where(CheckIn.id > newest, CheckIn.id <= log[0], CheckIn.participant_id.is_not(None))
-        .distinct()
-        .limit(DELTA_PEOPLE + 1)
-    ).all()
-    if len(people) > DELTA_PEOPLE:
-        return None
+    if people and s.people is not None:  # the filter's people among them, found once
+        people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
     if not people:
         return figures
-    if s.people is not None:  # the filter's people among them, found once
-        people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
-        if not people:
-            return figures
     s = replace(s, people=None, only=tuple(sorted(people)))
-    now = _count_attendance(replace(s, upto=log[0]), aggregate, keys)
-    then = _count_attendance(replace(s, upto=newest), aggregate, keys)
     figures = dict(figures)  # the kept ones may be in use by another thread
-    for weight, part in ((1, now), (-1, then)):
-        for key, counts in part.items():
+    for weight, state in ((1, now), (-1, then)):
+        for key, counts in _count_rows(count(_as_of(kind, s, state)), keys).items():
             before = figures.get(key, (0,) * len(counts))
             figures[key] = tuple(a + weight * b for a, b in zip(before, counts, strict=True))
     return figures
+
+
+def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> list[int] | None:
+    """The people whose share of the figures may differ between the states ``then`` and
+    ``now`` (at most :data:`DELTA_PEOPLE` + 1 of them), or ``None`` when that cannot be told
+    and the figures must be counted afresh.
+
+    ``log``: the people with entries since; unless a row committed late below the newest
+    ``then`` saw (the count of the :data:`RECENT_ROWS` ids up to it changed). ``seats``: the
+    people who registered since, when that is all that changed: no registration of anyone
+    else changed since (``updated_at``), and no row committed late below the newest then."""
+    newest, recent, *rest = then
+    if kind == "log":
+        if now[0] < newest or db.session.scalar(_recent(CheckIn.id, newest)) != recent:
+            return None
+        since = select(CheckIn.participant_id).where(
+            CheckIn.id > newest, CheckIn.id <= now[0], CheckIn.participant_id.is_not(None)
+        )
+    else:
+        newest, changed, window = newest or 0, rest[1], rest[2:]
+        if (now[0] or 0) < newest or db.session.scalar(_recent(Participant.id, newest)) != recent:
+            return None
+        if changed is not None:
+            earlier = changed - timedelta(seconds=RECENT_SECONDS)
+            others = select(func.count()).where(
+                Registration.updated_at > changed, Registration.participant_id <= newest
+            )
+            late = select(func.count()).where(Registration.updated_at.between(earlier, changed))
+            if db.session.scalar(others) or [db.session.scalar(late)] != window:
+                return None
+        since = select(Registration.participant_id).where(
+            Registration.participant_id > newest,
+            Registration.participant_id <= (now[0] or 0),
+            (Registration.session_id + 0).in_(s.session_ids),
+        )
+    return db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
 
 
 def panel(event: Event, f: ReportFilter, name: str):
@@ -794,7 +844,7 @@ def panel(event: Event, f: ReportFilter, name: str):
     the check-in log brought up to date rather than counted again (:func:`_attended`). Kept
     figures are counted afresh at least every ``REPORT_CACHE_SECONDS`` (a backstop for a change
     no probe sees, such as one made straight in the database)."""
-    seconds = current_app.config.get("REPORT_CACHE_SECONDS", 60)
+    seconds = current_app.config["REPORT_CACHE_SECONDS"]
     if not seconds:
         return PANELS[name](event, f)
     # Read before counting: a change committed in between is then counted under the older
