@@ -704,7 +704,8 @@ class _Keeper:
 def _kept() -> _Keeper:
     """The app's whole answers per (event, filter, panel), and the parts they were counted from
     (figures over registrations, and over the check-in log) per (event, filter, panel, part)."""
-    return current_app.extensions.setdefault("regapp.reports", _Keeper(2048))
+    keeper = current_app.extensions.get("regapp.reports")
+    return keeper or current_app.extensions.setdefault("regapp.reports", _Keeper(2048))
 
 
 @dataclass
