@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from regapp.checkin.services import Scan, annul, effective_checkins, record_scan
 from regapp.extensions import db
-from regapp.models import CATEGORIES, Channel, Participant
+from regapp.models import CATEGORIES, Channel, Participant, Registration
 from regapp.participants.services import update_details
 from regapp.registration.services import ParticipantDetails, cancel_participation, register
 from regapp.reports import services
@@ -151,3 +151,34 @@ def test_new_registrations_bring_kept_figures_up_to_date_and_a_cancellation_coun
     assert not brought_up_to_date(event, everyone, "organisation-matrix", "registrations")
     assert newcomer.id in people_of(event)
     assert_live_equals_fresh(event)
+
+
+def test_a_registration_committed_after_a_later_one_shows_at_once(event):
+    """Two people register at once: the one given the lower id commits last. Their seat shows
+    as soon as it commits, although the newest participant was already counted."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: ids commit in the order they are given")
+    everyone, session = ReportFilter(), event.sessions[0]
+
+    def newcomer(connection, n: int) -> None:
+        person = connection.scalar(
+            insert(Participant)
+            .values(event_id=event.id, full_name=f"Late {n}", email=f"late{n}@x.org")
+            .values(country="KZ", consent_at=NOW)
+            .returning(Participant.id)
+        )
+        connection.execute(
+            insert(Registration).values(
+                participant_id=person, session_id=session.id, status="confirmed"
+            )
+        )
+
+    services.panel(event, everyone, "totals")
+    with db.engine.connect() as slow, db.engine.connect() as fast:
+        newcomer(slow, 1)  # the lower id, not committed yet
+        newcomer(fast, 2)
+        fast.commit()
+        assert services.panel(event, everyone, "totals") == services.totals(event, everyone)
+        slow.commit()
+    db.session.rollback()  # a new snapshot, as a new request has
+    assert services.panel(event, everyone, "totals") == services.totals(event, everyone)

@@ -823,14 +823,15 @@ def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> list[int] |
         newest, changed, window = newest or 0, rest[1], rest[2:]
         if (now[0] or 0) < newest or db.session.scalar(_recent(Participant.id, newest)) != recent:
             return None
+        others = select(func.count()).where(Registration.participant_id <= newest)
         if changed is not None:
+            others = others.where(Registration.updated_at > changed)
             earlier = changed - timedelta(seconds=RECENT_SECONDS)
-            others = select(func.count()).where(
-                Registration.updated_at > changed, Registration.participant_id <= newest
-            )
             late = select(func.count()).where(Registration.updated_at.between(earlier, changed))
-            if db.session.scalar(others) or [db.session.scalar(late)] != window:
+            if [db.session.scalar(late)] != window:
                 return None
+        if db.session.scalar(others):
+            return None
         since = select(Registration.participant_id).where(
             Registration.participant_id > newest,
             Registration.participant_id <= (now[0] or 0),
