@@ -35,7 +35,7 @@ import time
 from collections import OrderedDict
 from contextlib import suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -710,13 +710,15 @@ def _kept() -> _Keeper:
 
 @dataclass
 class _Counting:
-    """A panel being counted by :func:`panel`: its key, the version read before counting, and
-    when the answer expires (the earliest of its parts')."""
+    """A panel being counted by :func:`panel`: its key, the version read before counting, when
+    the answer expires (the earliest of its parts'), and who changed since a kept state (asked
+    once per panel, whatever number of its parts need it)."""
 
     key: tuple
     version: Version
     expires: float
     parts: int = 0
+    changed: dict = field(default_factory=dict)
 
     def part(self, kind: str) -> tuple:
         self.parts += 1
@@ -775,7 +777,10 @@ def _kept_figures(kind: str, s: Scope, count, keys: int) -> dict[tuple, tuple[in
     if kept is not None:
         then, figures = kept.value
         if then != state:
-            figures = _brought_up_to_date(kind, then, state, figures, s, count, keys)
+            if (kind, then) not in counting.changed:
+                counting.changed[kind, then] = _changed_people(kind, then, state, s)
+            people = counting.changed[kind, then]
+            figures = _brought_up_to_date(kind, then, state, figures, people, s, count, keys)
     expires = kept.expires if figures is not None else counting.expires
     if figures is None:
         figures = _count_rows(count(_as_of(kind, s, state)), keys)
@@ -784,17 +789,15 @@ def _kept_figures(kind: str, s: Scope, count, keys: int) -> dict[tuple, tuple[in
     return figures
 
 
-def _brought_up_to_date(kind: str, then, now, figures, s: Scope, count, keys: int) -> dict | None:
-    """``figures``, counted at the state ``then``, brought to the state ``now``; ``None`` when
-    they must be counted afresh."""
-    people = _changed_people(kind, then, now, s)
-    if people is None or len(people) > DELTA_PEOPLE:
+def _brought_up_to_date(kind: str, then, now, figures, people, s: Scope, count, keys: int):
+    """``figures``, counted at the state ``then``, brought to the state ``now`` by adding the
+    change in the share of ``people`` (:func:`_changed_people`); ``None`` when they must be
+    counted afresh."""
+    if people is None:
         return None
-    if people and s.people is not None:  # the filter's people among them, found once
-        people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
     if not people:
         return figures
-    s = replace(s, people=None, only=tuple(sorted(people)))
+    s = replace(s, people=None, only=people)
     figures = dict(figures)  # the kept ones may be in use by another thread
     for weight, state in ((1, now), (-1, then)):
         for key, counts in _count_rows(count(_as_of(kind, s, state)), keys).items():
@@ -803,10 +806,10 @@ def _brought_up_to_date(kind: str, then, now, figures, s: Scope, count, keys: in
     return figures
 
 
-def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> list[int] | None:
-    """The people whose share of the figures may differ between the states ``then`` and
-    ``now`` (at most :data:`DELTA_PEOPLE` + 1 of them), or ``None`` when that cannot be told
-    and the figures must be counted afresh.
+def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> tuple[int, ...] | None:
+    """The people of the filter whose share of the figures may differ between the states
+    ``then`` and ``now``, or ``None`` when the figures must be counted afresh: when that cannot
+    be told, or more than :data:`DELTA_PEOPLE` changed.
 
     ``log``: the people with entries since; unless a row committed late below the newest
     ``then`` saw (the count of the :data:`RECENT_ROWS` ids up to it changed). ``seats``: the
@@ -837,7 +840,12 @@ def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> list[int] |
             Registration.participant_id <= (now[0] or 0),
             (Registration.session_id + 0).in_(s.session_ids),
         )
-    return db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
+    people = db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
+    if len(people) > DELTA_PEOPLE:
+        return None
+    if people and s.people is not None:  # the filter's people among them
+        people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
+    return tuple(sorted(people))
 
 
 def panel(event: Event, f: ReportFilter, name: str):
