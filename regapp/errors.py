@@ -10,6 +10,18 @@ from werkzeug.exceptions import HTTPException
 from .database import describe, is_unavailable
 from .extensions import db
 
+
+class Refusal(Exception):
+    """A change a service refuses, with a message for the person who asked; ``field`` names
+    the form field to show it next to (``None``: at the top of the form). Views show it with
+    :func:`regapp.web.attach_error` or :func:`regapp.web.flash_outcome`."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
 #: Seconds after which a visitor refused for a busy or unreachable database may try again.
 RETRY_AFTER = 5
 UNAVAILABLE = "The service is very busy or briefly unreachable. Nothing was saved."

@@ -7,6 +7,7 @@ from flask import Flask, flash, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import countries
+from .errors import Refusal
 from .models import CATEGORIES
 from .tickets.codes import grouped
 
@@ -44,9 +45,8 @@ def register_web_helpers(app: Flask) -> None:
         return response
 
 
-def attach_error(form, error) -> None:
-    """Show a service's refusal (an exception with ``message``, and ``field`` naming a form
-    field or ``None``) next to that field, or at the top of the form."""
+def attach_error(form, error: Refusal) -> None:
+    """Show a service's refusal next to the form field it names, or at the top of the form."""
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
         field.errors = [*field.errors, error.message]
@@ -54,9 +54,9 @@ def attach_error(form, error) -> None:
         form.form_errors.append(error.message)
 
 
-def flash_outcome(action: Callable[[], object], done: str, refusal: type[Exception]) -> bool:
-    """Run a one-button action and flash ``done``, or the reason of its ``refusal`` (an
-    exception with a ``message``); True when it was done."""
+def flash_outcome(action: Callable[[], object], done: str, refusal: type[Refusal]) -> bool:
+    """Run a one-button action and flash ``done``, or the reason of its ``refusal``; True when
+    it was done."""
     try:
         action()
     except refusal as error:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from .. import audit
 from ..auth.services import find_staff, new_password
 from ..database import begin_write
+from ..errors import Refusal
 from ..extensions import db
 from ..mail.outbox import wake_worker
 from ..models import (
@@ -37,13 +38,8 @@ from ..registration.services import RegistrationError, set_capacity
 AUDIT_PAGE_SIZE = 50
 
 
-class AdminError(Exception):
-    """A change refused; ``field`` names the form field to show the message next to."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AdminError(Refusal):
+    """A change to an event, a session, a staff account or a device refused."""
 
 
 def _assign(obj, values: dict) -> list[str]:

@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select
 
 from .. import audit, countries
 from ..database import begin_write
+from ..errors import Refusal
 from ..extensions import db
 from ..models import (
     CATEGORIES,
@@ -66,12 +67,8 @@ NO_SESSIONS = "no sessions (list at least one session title; separate several wi
 QUOTED = 60
 
 
-class ImportFileError(Exception):
+class ImportFileError(Refusal):
     """The file as a whole cannot be used (not CSV, not UTF-8, columns missing ...)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from .. import audit
 from ..checkin.counts import note_registrations
 from ..database import begin_write
+from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
 from ..mail.outbox import queue, queue_message, wake_worker
@@ -37,13 +38,8 @@ from ..models.participants import new_manage_token
 from ..models.types import utcnow
 
 
-class RegistrationError(Exception):
-    """A registration that cannot be made; ``field`` names the form field to show it next to."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class RegistrationError(Refusal):
+    """A registration that cannot be made."""
 
 
 @dataclass(frozen=True)

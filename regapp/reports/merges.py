@@ -10,12 +10,13 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 
 from ..database import begin_write
+from ..errors import Refusal
 from ..extensions import db
 from ..models import Event, OrganisationAlias, OrganisationMerge, Participant, organisation_key
 
 
-class MergeError(Exception):
-    pass
+class MergeError(Refusal):
+    """A merge, or its undo, refused."""
 
 
 @dataclass(frozen=True)
