@@ -46,10 +46,8 @@ from sqlalchemy import (
     case,
     func,
     literal,
-    literal_column,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import aliased
 
@@ -68,7 +66,6 @@ from ..models import (
     Participant,
     Registration,
     RegistrationStatus,
-    Verdict,
     organisation_key,
 )
 
@@ -207,23 +204,13 @@ def _seats(s: Scope, *statuses: str) -> Select:
     return _of_people(query, Registration.participant_id, s)
 
 
-#: Verdicts written into the SQL rather than bound, so that the partial indexes apply.
-_OK = literal_column(f"'{Verdict.OK}'")
-_ANNULLED = literal_column(f"'{Verdict.ANNULLED}'")
-
-
-def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquery:
-    """``ok`` entries in scope, as (pid, sid, channel, at): all of them, undone ones too; with
-    ``touched`` only those of the people one of whose entries in scope was undone; with
-    ``effective`` too, only those of theirs that stand (:func:`effective_checkins`).
+def _log(s: Scope) -> Subquery:
+    """The effective check-ins in scope (:func:`effective_checkins`, the log as it stood at
+    ``upto``), as (pid, sid, channel, at).
 
     An entry whose participant was deleted has no ``pid``; the counts leave it out (testing for
     it here would lead SQLite to a worse index)."""
-    if effective:
-        query = effective_checkins(many=True, upto=s.upto)
-    else:
-        query = select(CheckIn).where(CheckIn.verdict == _OK)
-    query = query.with_only_columns(
+    query = effective_checkins(many=True, upto=s.upto).with_only_columns(
         CheckIn.participant_id.label("pid"),
         CheckIn.session_id.label("sid"),
         CheckIn.channel.label("channel"),
@@ -231,52 +218,20 @@ def _log(s: Scope, *, touched: bool = False, effective: bool = False) -> Subquer
     )
     if s.upto is not None:
         query = query.where(CheckIn.id <= s.upto)
-    if not touched:
-        # A few people's entries are found by person, not by reading the sessions' ("+ 0").
-        sid = CheckIn.session_id if s.only is None else CheckIn.session_id + 0
-        query = query.where(sid.in_(s.session_ids))
-        return _of_people(query, CheckIn.participant_id, s).subquery()
-    # From the few undos to the entries they undo (not from every entry to its undo), to their
-    # people, whose entries are then looked up by participant ("+ 0" keeps the planners from
-    # reading every entry of the sessions instead).
-    undo, target = aliased(CheckIn), aliased(CheckIn)
-    people = (
-        select(target.participant_id.label("pid"))
-        .select_from(undo)
-        .join(target, target.id == undo.refers_to_id)
-        .where(undo.verdict == _ANNULLED, target.session_id.in_(s.session_ids))
-        .distinct()
-    )
-    if s.upto is not None:
-        people = people.where(undo.id <= s.upto)
-    people = _of_people(people, target.participant_id, s)
-    return query.where(
-        CheckIn.participant_id.in_(people), (CheckIn.session_id + 0).in_(s.session_ids)
-    ).subquery()
+    # A few people's entries are found by person, not by reading the sessions' ("+ 0").
+    sid = CheckIn.session_id if s.only is None else CheckIn.session_id + 0
+    query = query.where(sid.in_(s.session_ids))
+    return _of_people(query, CheckIn.participant_id, s).subquery()
 
 
 def _attendance(s: Scope, aggregate, keys: int = 0) -> Select:
     """``aggregate`` over the effective check-ins in scope: ``aggregate(rows, s)`` makes, from a
     subquery of check-ins, a query of ``keys`` key columns and then counts, grouped by the keys.
 
-    Testing every entry for an undo is what costs most, and few entries are undone. So the
-    counts are taken over every ``ok`` entry (straight from an index), less the counts over the
-    entries of the few people one of whose entries was undone, plus the counts over those
-    people's entries that stand. People one undo touches are counted exactly; the others have
-    nothing undone. The result is the same as counting the effective check-ins alone."""
-    arms = [
-        aggregate(rows, s).add_columns(literal(weight).label("weight"))
-        for rows, weight in (
-            (_log(s), 1),
-            (_log(s, touched=True), -1),
-            (_log(s, touched=True, effective=True), 1),
-        )
-    ]
-    both = union_all(*arms).subquery()
-    columns = [c for c in both.c if c.name != "weight"]
-    counts = [func.coalesce(func.sum(c * both.c.weight), 0).label(c.name) for c in columns[keys:]]
-    query = select(*columns[:keys], *counts)
-    return query.group_by(*columns[:keys]) if keys else query
+    (Counting every ``ok`` entry, less the people an undo touched, plus their entries that
+    stand, gives the same counts without testing each entry for an undo; measured at 100,000
+    people with 3 % of entries undone, it took 5 to 60 % longer on both databases.)"""
+    return aggregate(_log(s), s)
 
 
 def _flag(condition):
