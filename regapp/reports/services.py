@@ -244,22 +244,25 @@ def _people(rows, *per) -> Subquery:
     return select(rows.c.pid, *per).group_by(*per, rows.c.pid).subquery()
 
 
-def _registered(s: Scope) -> Subquery:
-    """The people holding a confirmed seat for a session in scope, one row each."""
-    return _people(_seats(s, RegistrationStatus.CONFIRMED).subquery())
-
-
 def _registered_by(event_id: int, by: str):
-    """For :func:`_seat_rows`: the registered people per country or organisation (``by``)."""
-    return lambda s: _count_by(event_id, _registered(s), by, few=s.only is not None)
+    """For :func:`_seat_rows`: the people holding a confirmed seat for a session in scope, per
+    country or organisation (``by``)."""
+    return lambda s: _count_by(
+        event_id, _seats(s, RegistrationStatus.CONFIRMED).subquery(), by, few=s.only is not None
+    )
 
 
 def _count_by(event_id: int, people, by: str, *per, few: bool = False) -> Select:
-    """``people`` (a subquery of one row per person, or per person and ``per``) counted per
-    country or organisation (``by``) and ``per``: (key, *per, n). Without ``per`` the event's
-    people are read in the order of their country (or spelling) from an index and kept when
-    they are among ``people``; with it, or when they are ``few``, ``people`` is joined to them."""
+    """People counted per country or organisation (``by``) and ``per``: (key, *per, n).
+
+    With ``per``, ``people`` is a subquery of one row per person and ``per``, joined to the
+    participants. Without it, ``people`` is any subquery of rows with a ``pid`` (a person may
+    have several): the event's people are read in the order of their country (or spelling) from
+    an index and kept when they are among them (a plain semi-join: grouping the rows per person
+    first made PostgreSQL take twice as long), or when they are ``few``, joined to them."""
     column = Participant.country if by == "country" else Participant.organisation
+    if few and not per:
+        people = _people(people)
     if per or few:
         query = select(column.label("key"), *per, func.count().label("n")).join(
             people, people.c.pid == Participant.id
@@ -382,7 +385,7 @@ def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
     registered = {key: n for (key,), (n,) in _seat_rows(s, _registered_by(event.id, by), 1).items()}
 
     def per_key(rows, scope_):
-        return _count_by(event.id, _people(rows), by, few=scope_.only is not None)
+        return _count_by(event.id, rows, by, few=scope_.only is not None)
 
     per_key = _attended(s, per_key, keys=1)
     present = {key: n for (key,), (n,) in per_key.items()}
