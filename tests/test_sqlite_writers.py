@@ -81,9 +81,7 @@ def writers(*apps) -> list[Writer]:
 
 
 @pytest.mark.parametrize("processes", [1, 2], ids=["threads of one process", "two processes"])
-def test_a_writer_waits_for_the_writer_before_it_and_goes_when_it_commits(
-    make_app, processes
-):
+def test_a_writer_waits_for_the_writer_before_it_and_goes_when_it_commits(make_app, processes):
     first_app = make_app()
     second_app = first_app if processes == 1 else make_app()
     (first,) = writers(first_app)
