@@ -6,8 +6,9 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
 from ..extensions import db
 from ..tickets.codes import new_code
@@ -154,6 +155,11 @@ class Registration(db.Model):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: The status and ``updated_at`` the row had before its last change (set at every change,
+    #: see below): the dashboard tells from them what it had counted, and brings its figures
+    #: up to date instead of counting every registration again.
+    previous_status: Mapped[str | None] = mapped_column(String(20))
+    previous_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     participant: Mapped[Participant] = relationship(back_populates="registrations")
     session: Mapped[EventSession] = relationship()
@@ -209,3 +215,13 @@ class AccessCode(db.Model):
     def revoke(self) -> None:
         self.status = CodeStatus.REVOKED
         self.revoked_at = utcnow()
+
+
+@event.listens_for(Session, "before_flush")
+def _remember_previous_state(session: Session, _context, _instances) -> None:
+    """Every registration about to be updated keeps the status it had, and when it got it."""
+    for item in session.dirty:
+        if isinstance(item, Registration) and session.is_modified(item):
+            status = get_history(item, "status")
+            item.previous_status = (status.deleted or status.unchanged or [None])[0]
+            item.previous_changed_at = item.updated_at

@@ -36,7 +36,7 @@ from collections import OrderedDict
 from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
@@ -128,12 +128,14 @@ class Scope:
 
     Kept figures (:func:`_kept_figures`) narrow it further: to the check-in log as it stood
     when its newest entry was ``upto``, to the people registered when the newest was
-    ``people_upto``, and to the people ``only`` names."""
+    ``people_upto``, to the registrations as they stood when the latest change to one was
+    ``seats_at``, and to the people ``only`` names."""
 
     session_ids: tuple[int, ...]
     people: Select | None
     upto: int | None = None
     people_upto: int | None = None
+    seats_at: datetime | None = None
     only: tuple[int, ...] | None = None
 
 
@@ -189,19 +191,31 @@ def _of_people(query: Select, participant_id, s: Scope) -> Select:
 def _seats(s: Scope, *statuses: str) -> Select:
     """Registrations in scope with one of ``statuses``: (pid, sid, status). One per person and
     session (a unique constraint), so rows count people."""
+    status = Registration.status if s.seats_at is None else _status_at(s.seats_at)
     query = select(
         Registration.participant_id.label("pid"),
         Registration.session_id.label("sid"),
-        Registration.status.label("status"),
+        status.label("status"),
     )
     # A few people's seats are found by person, not by reading the sessions' ("+ 0").
     sid = Registration.session_id if s.only is None else Registration.session_id + 0
-    query = query.where(sid.in_(s.session_ids), Registration.status.in_(statuses))
+    query = query.where(sid.in_(s.session_ids), status.in_(statuses))
     if s.people_upto is not None and s.only is not None:  # the planners prefer the ids alone
         s = replace(s, only=tuple(pid for pid in s.only if pid <= s.people_upto))
     elif s.people_upto is not None:
         query = query.where(Registration.participant_id <= s.people_upto)
     return _of_people(query, Registration.participant_id, s)
+
+
+def _status_at(moment: datetime):
+    """A registration's status when the latest change to any was ``moment``: its status if it
+    has not changed since, else the one it had before (``NULL``, no seat, for a registration
+    made since). Only for registrations changed at most once since (:func:`_changed_people`)."""
+    return case(
+        (Registration.updated_at <= moment, Registration.status),
+        (Registration.previous_changed_at <= moment, Registration.previous_status),
+        else_=None,
+    )
 
 
 def _log(s: Scope) -> Subquery:
@@ -702,12 +716,18 @@ def _count_rows(query: Select, keys: int) -> dict[tuple, tuple[int, ...]]:
     return {tuple(row[:keys]): tuple(int(n) for n in row[keys:]) for row in rows}
 
 
-def _as_of(kind: str, s: Scope, state: tuple) -> Scope:
+#: Before any registration had changed (:func:`_as_of`).
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _as_of(kind: str, s: Scope, state: tuple, past: bool = False) -> Scope:
     """``s`` narrowed to the data as it stood at ``state`` (the log's, or the seats', of a
-    :class:`Version`): the log entries up to its newest id, or the people up to theirs."""
+    :class:`Version`): the log entries up to its newest id, or the people up to theirs; when
+    it is ``past`` (not the state the data are in now), their registrations as they stood."""
     if kind == "log":
         return replace(s, upto=state[0])
-    return replace(s, people_upto=state[0] or 0)
+    seats_at = (state[3] or _NEVER) if past else None
+    return replace(s, people_upto=state[0] or 0, seats_at=seats_at)
 
 
 def _kept_figures(kind: str, s: Scope, count, keys: int) -> dict[tuple, tuple[int, ...]]:
@@ -753,8 +773,8 @@ def _brought_up_to_date(kind: str, then, now, figures, people, s: Scope, count, 
         return figures
     s = replace(s, people=None, only=people)
     figures = dict(figures)  # the kept ones may be in use by another thread
-    for weight, state in ((1, now), (-1, then)):
-        for key, counts in _count_rows(count(_as_of(kind, s, state)), keys).items():
+    for weight, state, past in ((1, now, False), (-1, then, True)):
+        for key, counts in _count_rows(count(_as_of(kind, s, state, past)), keys).items():
             before = figures.get(key, (0,) * len(counts))
             figures[key] = tuple(a + weight * b for a, b in zip(before, counts, strict=True))
     return figures
@@ -767,8 +787,9 @@ def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> tuple[int, 
 
     ``log``: the people with entries since; unless a row committed late below the newest
     ``then`` saw (the count of the :data:`RECENT_ROWS` ids up to it changed). ``seats``: the
-    people who registered since, when that is all that changed: no registration of anyone
-    else changed since (``updated_at``), and no row committed late below the newest then."""
+    people who registered since, and those whose registrations changed since (``updated_at``);
+    unless a row committed late below the newest then, or a registration changed twice since
+    (what it was then is no longer known: :func:`_status_at`)."""
     newest, recent, *rest = then
     if kind == "log":
         if now[0] < newest or db.session.scalar(_recent(CheckIn.id, newest)) != recent:
@@ -780,19 +801,35 @@ def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> tuple[int, 
         newest, changed, window = newest or 0, rest[1], rest[2:]
         if (now[0] or 0) < newest or db.session.scalar(_recent(Participant.id, newest)) != recent:
             return None
-        others = select(func.count()).where(Registration.participant_id <= newest)
+        changed_since = Registration.participant_id <= newest
         if changed is not None:
-            others = others.where(Registration.updated_at > changed)
+            changed_since = and_(changed_since, Registration.updated_at > changed)
+            # The rows changed in the last seconds up to ``changed`` are as many as then, but
+            # for those changed since (which left them): else one committed late among them.
             earlier = changed - timedelta(seconds=RECENT_SECONDS)
             late = select(func.count()).where(Registration.updated_at.between(earlier, changed))
-            if [db.session.scalar(late)] != window:
+            left = select(func.count()).where(
+                Registration.updated_at > changed,
+                Registration.previous_changed_at.between(earlier, changed),
+            )
+            both = select(late.scalar_subquery() + left.scalar_subquery())
+            if [db.session.scalar(both)] != window:
                 return None
-        if db.session.scalar(others):
+        unknown = select(func.count()).where(
+            changed_since,
+            Registration.created_at <= (changed or _NEVER),
+            or_(
+                Registration.previous_changed_at.is_(None),
+                Registration.previous_changed_at > (changed or _NEVER),
+            ),
+        )
+        if db.session.scalar(unknown):
             return None
+        newcomer = and_(
+            Registration.participant_id > newest, Registration.participant_id <= (now[0] or 0)
+        )
         since = select(Registration.participant_id).where(
-            Registration.participant_id > newest,
-            Registration.participant_id <= (now[0] or 0),
-            (Registration.session_id + 0).in_(s.session_ids),
+            or_(newcomer, changed_since), (Registration.session_id + 0).in_(s.session_ids)
         )
     people = db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
     if len(people) > DELTA_PEOPLE:
