@@ -8,8 +8,8 @@ JSON endpoint ``/e/<slug>/dashboard/data/<panel>`` through the Flask test client
 organiser: counted afresh (nothing kept: the first answer, after a change to the people, and at
 least every ``REPORT_CACHE_SECONDS``), with nothing changed (the answer kept from the run before),
 after a scan (a new ``ok`` entry written before each run: the kept figures are brought up to date,
-what every refresh costs while the doors are busy) and after a registration changed (the figures
-over registrations counted again); then every panel at once (``/e/<slug>/dashboard/data``, counted
+what every refresh costs while the doors are busy) and after a registration changed (cancelled or
+rejoined through the model: the figures over registrations brought up to date in the same way); then every panel at once (``/e/<slug>/dashboard/data``, counted
 afresh) and every export
 (``/e/<slug>/dashboard/export/<dataset>.<fmt>``), with no filter, a country filter (the largest
 delegation) and a session filter (Panel 1). It prints the median and
@@ -38,11 +38,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, func, insert, select, text, update
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -260,12 +259,12 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
         newcomers = itertools.count(int(time.time()))
 
         def registration_change() -> None:
-            """A registration changed (as a cancellation or a promotion changes one)."""
-            db.session.execute(
-                update(Registration)
-                .where(Registration.id == pick.choice(seats)[0])
-                .values(updated_at=datetime.now(UTC))
-            )
+            """A registration changed through the model, as a cancellation or a rejoin does."""
+            registration = db.session.get(Registration, pick.choice(seats)[0])
+            if registration.is_active:
+                registration.cancel()
+            else:
+                registration.join(seat_available=True)
             db.session.commit()
 
         for filter_label, query in filters(event):
