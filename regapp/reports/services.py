@@ -48,6 +48,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
 )
 from sqlalchemy.orm import aliased
 
@@ -828,9 +829,16 @@ def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> tuple[int, 
         newcomer = and_(
             Registration.participant_id > newest, Registration.participant_id <= (now[0] or 0)
         )
-        since = select(Registration.participant_id).where(
-            or_(newcomer, changed_since), (Registration.session_id + 0).in_(s.session_ids)
-        )
+        # One index each (newcomers by participant id, changes by ``updated_at``): SQLite read
+        # every registration for the two conditions joined by OR.
+        in_scope = (Registration.session_id + 0).in_(s.session_ids)
+        both = union(
+            *(
+                select(Registration.participant_id).where(c, in_scope)
+                for c in (newcomer, changed_since)
+            )
+        ).subquery()
+        since = select(both.c.participant_id)
     people = db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
     if len(people) > DELTA_PEOPLE:
         return None
