@@ -9,8 +9,8 @@ organiser: counted afresh (nothing kept: the first answer, after a change to the
 least every ``REPORT_CACHE_SECONDS``), with nothing changed (the answer kept from the run before),
 after a scan (a new ``ok`` entry written before each run: the kept figures are brought up to date,
 what every refresh costs while the doors are busy) and after a registration changed (cancelled or
-rejoined through the model: the figures over registrations brought up to date in the same way); then every panel at once (``/e/<slug>/dashboard/data``, counted
-afresh) and every export
+rejoined through the model: the figures over registrations brought up to date in the same
+way); then every panel at once (``/e/<slug>/dashboard/data``, counted afresh) and every export
 (``/e/<slug>/dashboard/export/<dataset>.<fmt>``), with no filter, a country filter (the largest
 delegation) and a session filter (Panel 1). It prints the median and
 95th percentile (nearest rank) in milliseconds and appends a dated section with the machine and the
