@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from http.client import HTTPException
 from pathlib import Path
 
 from sqlalchemy import func, make_url, select
@@ -87,7 +88,7 @@ class Load:
             email = f"load-{n}-{i}@example.org"
             try:
                 status = visitor.submit(self.register_url, {**self.form, "email": email})
-            except OSError:  # the server is gone: the outcome is unknown
+            except (OSError, HTTPException):  # the server is gone: the outcome is unknown
                 if self.stopping.is_set():
                     return
                 continue
@@ -110,7 +111,7 @@ class Load:
                 status, body = Visitor().request(
                     f"{self.server.url}/api/v1/checkins", json.dumps(scan).encode(), headers
                 )
-            except OSError:
+            except (OSError, HTTPException):  # gone, or killed in the middle of its answer
                 if self.stopping.is_set():
                     return
                 continue
