@@ -799,52 +799,57 @@ def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> tuple[int, 
             CheckIn.id > newest, CheckIn.id <= now[0], CheckIn.participant_id.is_not(None)
         )
     else:
-        newest, changed, window = newest or 0, rest[1], rest[2:]
+        newest, changed = newest or 0, rest[1]
         if (now[0] or 0) < newest or db.session.scalar(_recent(Participant.id, newest)) != recent:
+            return None
+        if not _seats_then_known(newest, changed, rest[2:]):
             return None
         changed_since = Registration.participant_id <= newest
         if changed is not None:
             changed_since = and_(changed_since, Registration.updated_at > changed)
-            # The rows changed in the last seconds up to ``changed`` are as many as then, but
-            # for those changed since (which left them): else one committed late among them.
-            earlier = changed - timedelta(seconds=RECENT_SECONDS)
-            late = select(func.count()).where(Registration.updated_at.between(earlier, changed))
-            left = select(func.count()).where(
-                Registration.updated_at > changed,
-                Registration.previous_changed_at.between(earlier, changed),
-            )
-            both = select(late.scalar_subquery() + left.scalar_subquery())
-            if [db.session.scalar(both)] != window:
-                return None
-        unknown = select(func.count()).where(
-            changed_since,
-            Registration.created_at <= (changed or _NEVER),
-            or_(
-                Registration.previous_changed_at.is_(None),
-                Registration.previous_changed_at > (changed or _NEVER),
-            ),
-        )
-        if db.session.scalar(unknown):
-            return None
         newcomer = and_(
             Registration.participant_id > newest, Registration.participant_id <= (now[0] or 0)
         )
         # One index each (newcomers by participant id, changes by ``updated_at``): SQLite read
         # every registration for the two conditions joined by OR.
         in_scope = (Registration.session_id + 0).in_(s.session_ids)
-        both = union(
+        either = union(
             *(
                 select(Registration.participant_id).where(c, in_scope)
                 for c in (newcomer, changed_since)
             )
         ).subquery()
-        since = select(both.c.participant_id)
+        since = select(either.c.participant_id)
     people = db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
     if len(people) > DELTA_PEOPLE:
         return None
     if people and s.people is not None:  # the filter's people among them
         people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
     return tuple(sorted(people))
+
+
+def _seats_then_known(newest: int, changed: datetime | None, window: list[int]) -> bool:
+    """Whether the registrations of the people up to ``newest`` can still be told as they
+    stood when the latest change to one was ``changed`` (:func:`_status_at`): no row committed
+    late below it (the rows changed in the last seconds up to it are as many as then, but for
+    those changed since, which left them), and none changed twice since."""
+    then = changed or _NEVER
+    if changed is not None:
+        earlier = changed - timedelta(seconds=RECENT_SECONDS)
+        late = select(func.count()).where(Registration.updated_at.between(earlier, changed))
+        left = select(func.count()).where(
+            Registration.updated_at > changed,
+            Registration.previous_changed_at.between(earlier, changed),
+        )
+        if [db.session.scalar(select(late.scalar_subquery() + left.scalar_subquery()))] != window:
+            return False
+    twice = select(func.count()).where(
+        Registration.participant_id <= newest,
+        Registration.updated_at > then,
+        Registration.created_at <= then,
+        or_(Registration.previous_changed_at.is_(None), Registration.previous_changed_at > then),
+    )
+    return not db.session.scalar(twice)
 
 
 def panel(event: Event, f: ReportFilter, name: str):
