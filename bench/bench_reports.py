@@ -7,10 +7,10 @@ dashboard panel of :data:`regapp.reports.services.PANELS`, its SQL (the panel fu
 JSON endpoint ``/e/<slug>/dashboard/data/<panel>`` through the Flask test client signed in as an
 organiser: counted afresh (nothing kept: the first answer, after a change to the people, and at
 least every ``REPORT_CACHE_SECONDS``), with nothing changed (the answer kept from the run before),
-after a scan (a new ``ok`` entry written before each run: the kept figures are brought up to date,
-what every refresh costs while the doors are busy) and after a registration changed (cancelled or
-rejoined through the model: the figures over registrations brought up to date in the same
-way); then every panel at once (``/e/<slug>/dashboard/data``, counted afresh) and every export
+after a scan (a new ``ok`` entry and its mask written before each run, as a door writes them:
+what every refresh costs while the doors are busy), after a newcomer registers, and after a
+registration changed (cancelled or rejoined through the model); then every panel at once
+(``/e/<slug>/dashboard/data``, counted afresh) and every export
 (``/e/<slug>/dashboard/export/<dataset>.<fmt>``), with no filter, a country filter (the largest
 delegation) and a session filter (Panel 1). It prints the median and
 95th percentile (nearest rank) in milliseconds and appends a dated section with the machine and the
@@ -62,6 +62,7 @@ from regapp import create_app  # noqa: E402
 from regapp.auth.services import create_staff  # noqa: E402
 from regapp.extensions import db  # noqa: E402
 from regapp.models import CheckIn, Event, EventSession, Participant, Registration, Role  # noqa: E402
+from regapp.models.participants import CHECK_IN_MASK  # noqa: E402
 from regapp.registration.services import ParticipantDetails, register  # noqa: E402
 from regapp.reports import exports, services  # noqa: E402
 from regapp.reports.services import ReportFilter  # noqa: E402
@@ -237,6 +238,7 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
             .where(EventSession.event_id == event.id, Registration.status == "confirmed")
         ).all()
         pick = random.Random(1)
+        masks = {s.id: s.mask for s in event.sessions}
 
         def scan() -> None:
             """What a door's ``ok`` writes: one log entry for someone holding a seat."""
@@ -246,6 +248,8 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
                     session_id=session, participant_id=person, verdict="ok", channel="in_person"
                 )
             )
+            mark = {"pid": person, "keep": -1, "set_in_person": masks[session]}
+            db.session.execute(CHECK_IN_MASK["in_person"], mark)
             db.session.commit()
 
         def newcomer() -> None:

@@ -57,6 +57,7 @@ from regapp.models import (
     Registration,
     organisation_key,
 )
+from regapp.reports.services import recount_masks
 from regapp.tickets.codes import ALPHABET, RANDOM_SYMBOLS, VERSION, check_symbol
 
 GENERATOR_VERSION = 1
@@ -429,6 +430,9 @@ def generate(
     for index in deferred:
         index.create(connection)
     say(f"  {len(deferred)} indexes built in {time.perf_counter() - step:.1f} s")
+    step = time.perf_counter()
+    recount_masks()  # the attendance masks, from the rows (the application keeps them as it goes)
+    say(f"  attendance masks worked out in {time.perf_counter() - step:.1f} s")
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA cache_size = -2000")  # SQLite's default again
     for i, session in enumerate(sessions):

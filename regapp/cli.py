@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from . import backup
 from .admin import services as admin
 from .auth.services import create_staff, new_password
+from .database import begin_write
 from .demo import load_demo
 from .extensions import db
 from .imports.cli import ACTOR, import_participants
@@ -152,6 +153,18 @@ def register_commands(app: Flask) -> None:
             f"Erased {total} participant{'s' if total != 1 else ''} in all; "
             f"{len(results)} event{'s' if len(results) != 1 else ''} with a retention period."
         )
+
+    @app.cli.command("recount-attendance")
+    def recount_attendance() -> None:
+        """Work out every participant's attendance masks (what the dashboard counts) again from
+        the registrations and the check-in log: after changing either straight in the
+        database. Changes made through regapp keep them as they go."""
+        from .reports.services import recount_masks
+
+        begin_write()
+        changed = recount_masks()
+        db.session.commit()
+        click.echo(f"{changed} participant{'s' if changed != 1 else ''} corrected.")
 
     @app.cli.command("backup")
     @click.argument("dest", required=False, type=click.Path(dir_okay=False, path_type=Path))

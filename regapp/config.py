@@ -88,8 +88,8 @@ class DefaultConfig:
     #: Seconds a server process reuses a session's door counts (people in, seats) before reading
     #: them again; its own scans count at once (see regapp/checkin/counts.py). 0: every scan.
     CHECKIN_COUNTS_MAX_AGE = 1.0
-    #: Seconds at most that the dashboard reuses (and brings up to date after scans) figures it
-    #: counted, before it counts them afresh: a backstop for changes its version probe cannot
+    #: Seconds at most that the dashboard reuses a panel's answer while nothing it counts has
+    #: changed, before it counts it afresh: a backstop for changes its version probe cannot
     #: see, such as one made straight in the database (see regapp/reports/services.py). Every
     #: change made through regapp shows in the next answer whatever this is. 0: count every time.
     REPORT_CACHE_SECONDS = 300

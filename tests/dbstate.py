@@ -25,6 +25,7 @@ from regapp.models import (
     RegistrationStatus,
     Verdict,
 )
+from regapp.models.participants import MASKS
 
 
 def snapshot(connection=None) -> dict[str, list[tuple]]:
@@ -71,6 +72,8 @@ def broken_invariants(connection) -> list[str]:
             f"participant {participant_id}: {count} effective {channel} check-ins "
             f"for session {session_id}"
         )
+
+    problems += _wrong_masks(connection, present)
 
     undone = aliased(CheckIn)
     for annul_id, verdict in connection.execute(
@@ -126,4 +129,39 @@ def broken_invariants(connection) -> list[str]:
         ).scalar()
         if orphans:
             problems.append(f"{orphans} {child.__tablename__} rows of no participant")
+    return problems
+
+
+def _wrong_masks(connection, present) -> list[str]:
+    """Each participant's attendance masks against what their registrations and effective
+    check-ins say, worked out here row by row."""
+    bit = dict(connection.execute(select(EventSession.id, EventSession.bit)).all())
+    expected: dict[int, dict[str, int]] = {}
+
+    def add(participant_id: int, mask: str, session_id: int) -> None:
+        masks = expected.setdefault(participant_id, dict.fromkeys(MASKS, 0))
+        masks[mask] |= 1 << bit[session_id]
+
+    for participant_id, session_id, status in connection.execute(
+        select(Registration.participant_id, Registration.session_id, Registration.status)
+    ):
+        if status == RegistrationStatus.CONFIRMED:
+            add(participant_id, "seats", session_id)
+        elif status == RegistrationStatus.WAITLISTED:
+            add(participant_id, "waitlisted", session_id)
+    for participant_id, session_id, channel in connection.execute(
+        select(present.c.participant_id, present.c.session_id, present.c.channel).where(
+            present.c.participant_id.is_not(None)
+        )
+    ):
+        add(participant_id, channel, session_id)
+    problems = []
+    masks = [getattr(Participant, mask) for mask in MASKS]
+    for participant_id, *actual in connection.execute(select(Participant.id, *masks)):
+        wanted = expected.get(participant_id, dict.fromkeys(MASKS, 0))
+        for mask, value in zip(MASKS, actual, strict=True):
+            if value != wanted[mask]:
+                problems.append(
+                    f"participant {participant_id}: {mask} mask {value:b}, not {wanted[mask]:b}"
+                )
     return problems

@@ -152,10 +152,11 @@ ACCESS: dict[str, Access] = {
 }
 
 #: The GETs that write, and the tables they may write to: opening a personal join link
-#: records online attendance; downloading a participant's data is noted in the audit log.
+#: records online attendance (a log entry, and the participant's mask that counts it);
+#: downloading a participant's data is noted in the audit log.
 #: Neither changes any registration, code or setting.
 WRITES_ON_GET = {
-    "GET /join/<token>/<int:session_id>": {"checkins"},
+    "GET /join/<token>/<int:session_id>": {"checkins", "participants"},
     "GET /e/<slug>/admin/participants/<int:participant_id>/export.json": {"audit_log"},
 }
 

@@ -15,6 +15,7 @@ from regapp.checkin.services import Scan, record_scan
 from regapp.database import begin_write
 from regapp.extensions import db
 from regapp.models import (
+    MAX_SESSIONS,
     AuditEntry,
     Event,
     EventSession,
@@ -541,6 +542,31 @@ def test_an_empty_session_is_removed(client, forum):
     assert db.session.get(EventSession, spare.id) is None
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "session.delete"))
     assert entry.target == f"session {spare.id}" and entry.details == {"title": "Spare slot"}
+
+
+def test_each_session_has_a_bit_of_its_own_and_a_removed_ones_is_taken_again(client, forum):
+    for title in ("Second", "Third"):
+        add_session(client, forum, title=title)
+    bits = dict(db.session.execute(select(EventSession.title, EventSession.bit)).all())
+    assert sorted(bits.values()) == [0, 1, 2]
+    second = db.session.scalar(select(EventSession).where(EventSession.title == "Second"))
+    client.post(f"{session_page(forum)}/{second.id}/remove")
+    add_session(client, forum, title="Fourth")
+    fourth = db.session.scalar(select(EventSession).where(EventSession.title == "Fourth"))
+    assert fourth.bit == bits["Second"]
+
+
+def test_an_event_takes_at_most_63_sessions(client, forum):
+    for n in range(MAX_SESSIONS - 1):
+        forum.sessions.append(EventSession(**OPENING, title=f"Panel {n}"))
+    db.session.commit()
+
+    response = add_session(client, forum, title="One too many")
+
+    assert response.status_code == 422
+    assert "has 63 sessions, the most an event can have" in response.text
+    assert len(db.session.scalars(select(EventSession)).all()) == MAX_SESSIONS
+    assert audit_actions() == []
 
 
 def test_a_session_of_another_event_is_not_found_here(client, forum, make_event):

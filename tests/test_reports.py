@@ -11,6 +11,7 @@ from regapp.auth.services import create_staff
 from regapp.checkin.services import Scan, annul, record_scan
 from regapp.extensions import db
 from regapp.models import Channel, CheckIn, Participant, Role
+from regapp.models.participants import CHECK_IN_MASK
 from regapp.participants.services import update_details
 from regapp.registration.services import ParticipantDetails, cancel_participation, register
 from regapp.reports import merges, services
@@ -315,12 +316,14 @@ def test_a_scan_committed_after_a_later_one_shows_at_once(client, forum):
     def checked_in() -> int:
         return client.get(f"/e/{forum.slug}/dashboard/data/totals").get_json()["data"]["checked_in"]
 
-    def scan(connection, participant_id):
+    def scan(connection, participant_id):  # as record_scan writes one: the entry, the mask
         connection.execute(
             insert(CheckIn).values(
                 session_id=opening.id, participant_id=participant_id, verdict="ok"
             )
         )
+        mark = {"pid": participant_id, "keep": -1, "set_in_person": opening.mask}
+        connection.execute(CHECK_IN_MASK["in_person"], mark)
 
     assert checked_in() == 3
     with db.engine.connect() as slow, db.engine.connect() as fast:

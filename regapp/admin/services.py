@@ -22,6 +22,7 @@ from ..errors import Refusal
 from ..extensions import db
 from ..mail.outbox import wake_worker
 from ..models import (
+    MAX_SESSIONS,
     AuditEntry,
     CheckIn,
     DeviceToken,
@@ -149,8 +150,18 @@ def event_session_or_none(event: Event, session_id: int) -> EventSession | None:
 
 
 def add_session(event: Event, values: dict) -> EventSession:
-    """A new session, after the others that start at the same time."""
+    """A new session, after the others that start at the same time; refused when the event has
+    :data:`MAX_SESSIONS` already (each session has a bit of its own in the attendance masks)."""
     begin_write()
+    # The event locked: two sessions added at once would take the same bit.
+    db.session.scalar(select(Event.id).where(Event.id == event.id).with_for_update())
+    if len(event.sessions) >= MAX_SESSIONS:
+        raise _fail(
+            AdminError(
+                f"“{event.name}” has {len(event.sessions)} sessions, the most an event can have. "
+                "Remove a session that nobody registered for, or create another event."
+            )
+        )
     position = db.session.scalar(
         select(func.coalesce(func.max(EventSession.position), -1) + 1).where(
             EventSession.event_id == event.id

@@ -131,9 +131,13 @@ def sessions(slug: str):
     event = get_event_or_404(slug)
     form = SessionForm()
     if form.validate_on_submit():
-        session = services.add_session(event, form.values(event))
-        flash(f"“{session.title}” is added.", "success")
-        return redirect(url_for(".sessions", slug=slug, _anchor=f"session-{session.id}"), 303)
+        try:
+            session = services.add_session(event, form.values(event))
+        except AdminError as error:
+            attach_error(form, error)
+        else:
+            flash(f"“{session.title}” is added.", "success")
+            return redirect(url_for(".sessions", slug=slug, _anchor=f"session-{session.id}"), 303)
     return _page("admin/sessions.html", form, event=event, days=programme(event))
 
 

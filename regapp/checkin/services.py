@@ -47,6 +47,7 @@ from ..models import (
     StaffUser,
     Verdict,
 )
+from ..models.participants import CHECK_IN_MASK
 from ..models.types import utcnow
 from ..tickets.codes import InvalidCode, normalise
 from ..tickets.services import code_check_for
@@ -137,6 +138,7 @@ class _Door:
     session_id: int
     event_id: int
     title: str
+    mask: int
     opens: datetime
     closes: datetime
     zone: ZoneInfo
@@ -148,7 +150,12 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
         return explain(earlier)
     session = scan.session
     door = _Door(
-        session.id, session.event_id, session.title, *session.checkin_window, session.event.zone
+        session.id,
+        session.event_id,
+        session.title,
+        session.mask,
+        *session.checkin_window,
+        session.event.zone,
     )
     entry = CheckIn(
         session_id=door.session_id,
@@ -165,6 +172,8 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
     earlier = _judge(entry, person.id, registration, door, now) if valid else None
     try:
         _insert(entry)
+        if entry.verdict == Verdict.OK:
+            _mark_checked_in(entry, door.mask, True)
     except IntegrityError:
         # The same nonce arrived twice at once: the other request recorded it first.
         db.session.rollback()
@@ -212,6 +221,14 @@ _INSERTED = (
     "refers_to_id",
     "created_at",
 )
+
+
+def _mark_checked_in(entry: CheckIn, mask: int, on: bool) -> None:
+    """Set (or clear) the session's bit in the participant's mask for the entry's channel
+    (:attr:`Participant.in_person`, :attr:`Participant.online`), in the entry's transaction."""
+    params = {"pid": entry.participant_id, "keep": -1 if on else ~mask}
+    params[f"set_{entry.channel}"] = mask if on else 0
+    db.session.connection().execute(CHECK_IN_MASK[entry.channel], params)
 
 
 def _identify(scan: Scan, entry: CheckIn, door: _Door) -> tuple[Person | None, str | None, bool]:
@@ -414,6 +431,7 @@ def annul(entry: CheckIn, reason: str, staff: StaffUser | None, device=None) -> 
         refers_to_id=entry.id,
     )
     db.session.add(undo)
+    _mark_checked_in(entry, entry.session.mask, False)
     db.session.commit()
     return undo
 

@@ -2,7 +2,7 @@
 
 from .audit import AuditEntry
 from .checkins import Channel, CheckIn, Verdict
-from .events import Event, EventSession, SessionKind
+from .events import MAX_SESSIONS, Event, EventSession, SessionKind
 from .imports import ImportJob, ImportStatus
 from .organisations import OrganisationAlias, OrganisationMerge, organisation_key
 from .outbox import MessageKind, MessageStatus, OutboxMessage
@@ -17,6 +17,7 @@ from .participants import (
 from .staff import DeviceToken, Role, StaffUser, hash_token, staff_events
 
 __all__ = [
+    "MAX_SESSIONS",
     "AuditEntry",
     "CATEGORIES",
     "AccessCode",

@@ -6,13 +6,16 @@ import enum
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
 
 DEFAULT_CHECKIN_LEAD = timedelta(minutes=60)
+#: Sessions an event can have: each has a bit of its own in the participants' attendance masks
+#: (:class:`~regapp.models.participants.Participant`), a signed 64-bit integer.
+MAX_SESSIONS = 63
 
 
 class SessionKind(enum.StrEnum):
@@ -85,6 +88,7 @@ class EventSession(db.Model):
     """One session of an event: the opening, a panel, the closing ..."""
 
     __tablename__ = "event_sessions"
+    __table_args__ = (UniqueConstraint("event_id", "bit", name="uq_event_sessions_event_bit"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
@@ -104,8 +108,15 @@ class EventSession(db.Model):
     #: Check-in window; ``None`` means the default: from an hour before the start to the end.
     checkin_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checkin_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The session's bit in its participants' attendance masks, 0 to ``MAX_SESSIONS - 1``,
+    #: unique within the event; given when the session is first saved (see below).
+    bit: Mapped[int] = mapped_column(Integer)
 
     event: Mapped[Event] = relationship(back_populates="sessions")
+
+    @property
+    def mask(self) -> int:
+        return 1 << self.bit
 
     def local_day(self) -> date:
         return self.event.local(self.starts_at).date()
@@ -128,3 +139,16 @@ class EventSession(db.Model):
         if now >= self.ends_at:
             return f"“{self.title}” has already taken place."
         return None
+
+
+@event.listens_for(Session, "before_flush")
+def _give_new_sessions_a_bit(session: Session, _context, _instances) -> None:
+    """Each new session takes the lowest bit its event's sessions leave free (a removed
+    session's bit is free again: nobody held a seat in it or was checked in to it)."""
+    for item in session.new:
+        if isinstance(item, EventSession) and item.bit is None:
+            taken = {s.bit for s in item.event.sessions if s.bit is not None}
+            free = [bit for bit in range(MAX_SESSIONS) if bit not in taken]
+            if not free:
+                raise ValueError(f"An event has at most {MAX_SESSIONS} sessions.")
+            item.bit = free[0]

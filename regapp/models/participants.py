@@ -6,7 +6,17 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    bindparam,
+    event,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -23,6 +33,9 @@ CATEGORIES = {
 }
 
 
+#: A participant's attendance masks (:class:`Participant`).
+MASKS = ("seats", "waitlisted", "in_person", "online")
+
 #: What an erased participant is called wherever a name is shown.
 ERASED_NAME = "Erased participant"
 
@@ -37,9 +50,23 @@ class Participant(db.Model):
         # One registration per person and event, whatever the case of the email.
         Index("uq_participants_event_email", "event_id", text("lower(email)"), unique=True),
         Index("uq_participants_join_token", "join_token", unique=True),
-        # Reports (migration 0006): the filters and menus by country, category and spelling.
-        Index("ix_participants_event_country", "event_id", "country", "category"),
-        Index("ix_participants_event_organisation", "event_id", "organisation"),
+        # Reports (migration 0010): every figure from one of these, by country or by spelling.
+        Index(
+            "ix_participants_event_country",
+            "event_id",
+            "country",
+            "organisation",
+            "category",
+            *MASKS,
+        ),
+        Index(
+            "ix_participants_event_organisation",
+            "event_id",
+            "organisation",
+            "country",
+            "category",
+            *MASKS,
+        ),
         # The organisers' list, a page at a time in its order (migration 0008).
         Index("ix_participants_event_name", "event_id", text("lower(full_name)"), "id"),
     )
@@ -62,6 +89,16 @@ class Participant(db.Model):
     #: a third secret, so a forwarded join link neither admits at the door nor edits anything.
     join_token: Mapped[str] = mapped_column(String(64), default=new_manage_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The sessions (their :attr:`EventSession.mask` bits) where they hold a confirmed seat, where
+    #: they wait for one, and where they are checked in, in the hall and online. Kept by the
+    #: database with every registration change (below) and check-in
+    #: (:mod:`regapp.checkin.services`), each a change of the row's own value, so that
+    #: concurrent changes to one person's sessions do not undo each other; what the dashboard
+    #: counts (:mod:`regapp.reports.services`).
+    seats: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    waitlisted: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    in_person: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    online: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: When the personal data was erased (on request or after the event's retention period);
     #: the row stays so that aggregate counts do not change.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -155,11 +192,6 @@ class Registration(db.Model):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    #: The status and ``updated_at`` the row had before its last change (set at every change,
-    #: see below): the dashboard tells from them what it had counted, and brings its figures
-    #: up to date instead of counting every registration again.
-    previous_status: Mapped[str | None] = mapped_column(String(20))
-    previous_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     participant: Mapped[Participant] = relationship(back_populates="registrations")
     session: Mapped[EventSession] = relationship()
@@ -217,11 +249,51 @@ class AccessCode(db.Model):
         self.revoked_at = utcnow()
 
 
-@event.listens_for(Session, "before_flush")
-def _remember_previous_state(session: Session, _context, _instances) -> None:
-    """Every registration about to be updated keeps the status it had, and when it got it."""
-    for item in session.dirty:
-        if isinstance(item, Registration) and session.is_modified(item):
-            status = get_history(item, "status")
-            item.previous_status = (status.deleted or status.unchanged or [None])[0]
-            item.previous_changed_at = item.updated_at
+def _keep_masks(*masks: str):
+    """An UPDATE of one participant (``pid``) that keeps the bits ``keep`` of each of ``masks``
+    and sets those of its parameter ``set_<mask>``: a change of the row's own value, which
+    PostgreSQL applies to the row as the transaction that committed just before left it, so
+    that concurrent changes to one person's sessions do not undo each other."""
+    keep = bindparam("keep", type_=BigInteger)
+    values = {
+        mask: getattr(Participant, mask)
+        .bitwise_and(keep)
+        .bitwise_or(bindparam(f"set_{mask}", type_=BigInteger))
+        for mask in masks
+    }
+    return update(Participant).where(Participant.id == bindparam("pid")).values(values)
+
+
+#: Sets (or clears) a session's bit in a participant's ``in_person`` or ``online`` mask.
+CHECK_IN_MASK = {mask: _keep_masks(mask) for mask in ("in_person", "online")}
+_SEAT_MASKS = _keep_masks("seats", "waitlisted")
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_seat_masks(session: Session, _context) -> None:
+    """Every registration written through the ORM (joined, promoted, cancelled, moved to the
+    waitlist) sets its session's bit in its participant's ``seats`` or ``waitlisted`` mask, and
+    clears it in the other; a deleted one clears both. (:func:`register` writes a new
+    participant's masks with the row.)"""
+    changed = [
+        item
+        for item in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(item, Registration)
+        and item.participant_id is not None
+        and (item not in session.dirty or get_history(item, "status").has_changes())
+    ]
+    if not changed:
+        return
+    rows = []
+    for item in changed:
+        bit = item.session.mask
+        status = None if item in session.deleted else item.status
+        rows.append(
+            {
+                "pid": item.participant_id,
+                "keep": ~bit,
+                "set_seats": bit if status == RegistrationStatus.CONFIRMED else 0,
+                "set_waitlisted": bit if status == RegistrationStatus.WAITLISTED else 0,
+            }
+        )
+    session.connection().execute(_SEAT_MASKS, rows)

@@ -164,8 +164,14 @@ def register(
         if not by_organiser:
             _refuse_closed(sessions, now)
         free = _free_seats(sessions)
+        seated = [session for session in sessions if free[session.id] > 0]
         connection = db.session.connection()
         written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
+        # The attendance masks (Participant.seats) with the row, as the ORM's changes keep them.
+        written |= {
+            "seats": sum(s.mask for s in seated),
+            "waitlisted": sum(s.mask for s in sessions if s not in seated),
+        }
         written |= vars(details)
         participant_id = connection.scalar(_INSERT_PARTICIPANT, written)
         connection.execute(_INSERT_CODE, {"participant_id": participant_id})
@@ -176,7 +182,7 @@ def register(
                     "participant_id": participant_id,
                     "session_id": session.id,
                     "status": RegistrationStatus.CONFIRMED
-                    if free[session.id] > 0
+                    if session in seated
                     else RegistrationStatus.WAITLISTED,
                 }
                 for session in sessions

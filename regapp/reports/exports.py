@@ -29,16 +29,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, or_, select
 from xlsxwriter import Workbook
 
 from .. import countries
-from ..checkin.services import effective_checkins
 from ..extensions import db
 from ..models import (
     CATEGORIES,
-    Channel,
-    CheckIn,
     Event,
     EventSession,
     Participant,
@@ -146,8 +143,8 @@ def participants_table(event: Event, f: ReportFilter) -> Table:
 
 def participants_query(event: Event, f: ReportFilter, scope: list[EventSession]):
     """One row per person the dashboard counts for ``f``, with (status, in person, online) for
-    each session of ``scope``: two GROUP BY subqueries pivoted by session, joined to the people.
-    """
+    each session of ``scope``: their registrations pivoted by session, and their attendance
+    masks (:class:`~regapp.models.participants.Participant`)."""
     ids = [s.id for s in scope]
     registrations = (
         select(
@@ -166,31 +163,9 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
         .group_by(Registration.participant_id)
         .subquery("registered")
     )
-    log = effective_checkins(many=True).where(CheckIn.session_id.in_(ids)).subquery("log")
-
-    def seen(session: EventSession, channel: Channel):
-        return func.max(
-            case((and_(log.c.session_id == session.id, log.c.channel == channel), 1), else_=0)
-        )
-
-    present = (
-        select(
-            log.c.participant_id.label("participant_id"),
-            *(
-                column
-                for s in scope
-                for column in (
-                    seen(s, Channel.IN_PERSON).label(f"in_person_{s.id}"),
-                    seen(s, Channel.ONLINE).label(f"online_{s.id}"),
-                )
-            ),
-        )
-        .group_by(log.c.participant_id)
-        .subquery("present")
-    )
     organisation, alias, join = services.organisation_name(event.id)
-    people = services.scope(event, f).people
-    query = (
+    people = services.scope(event, f)
+    return (
         select(
             Participant.full_name,
             Participant.email,
@@ -204,21 +179,19 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
                 for s in scope
                 for column in (
                     registrations.c[f"status_{s.id}"],
-                    present.c[f"in_person_{s.id}"],
-                    present.c[f"online_{s.id}"],
+                    Participant.in_person.bitwise_and(s.mask),
+                    Participant.online.bitwise_and(s.mask),
                 )
             ),
         )
         .outerjoin(alias, join)
         .outerjoin(registrations, registrations.c.participant_id == Participant.id)
-        .outerjoin(present, present.c.participant_id == Participant.id)
         .where(
-            Participant.event_id == event.id,
-            or_(registrations.c.active > 0, present.c.participant_id.is_not(None)),
+            *people.people,
+            or_(registrations.c.active > 0, services.ATTENDED.bitwise_and(people.mask) != 0),
         )
         .order_by(func.lower(Participant.full_name), Participant.id)
     )
-    return query if people is None else query.where(Participant.id.in_(people))
 
 
 def sessions_export(event: Event, f: ReportFilter) -> Table:

@@ -1,6 +1,6 @@
 """Attendance reports: who registered and who actually came, by session, country and
-organisation. Every figure is a GROUP BY in the database over the filtered people and sessions;
-nothing loops over participants in Python.
+organisation. Every figure is a GROUP BY in the database over the filtered people; nothing loops
+over participants in Python.
 
 "Registered" means holding a confirmed seat (the waitlist is shown apart, per session), and
 "checked in" is the check-in log's verdict: an ``ok`` entry that no ``annulled`` entry undoes
@@ -9,23 +9,22 @@ people are admitted, in the hall or online, so every rate is at most 100 %.
 
 How the figures stay fast at 100,000 participants (``bench/README.md`` has the measurements):
 
-- *ids first*: a figure starts from the participant ids an index holds (the confirmed seats of
-  the sessions in scope, the effective check-ins), makes them unique per person (or per person
-  and session) with a GROUP BY, and counts rows, never ``count(DISTINCT ...)`` over a join;
-- participants are joined only when a figure is broken down by their country or organisation, or
-  when the filter names a category, country or organisation;
+- *one row per person*: each participant carries four masks of their event's sessions (a bit
+  each, :attr:`EventSession.mask`): where they hold a confirmed seat, where they wait, and where
+  they are checked in, in the hall and online, kept by the database with every registration
+  change and check-in (:class:`~regapp.models.participants.Participant`). Every figure counts
+  the people whose masks share bits with the sessions in scope, from a covering index of the
+  participants by country or by organisation spelling (migration 0010), instead of joining
+  registrations and the check-in log to the people;
 - organisations are grouped by spelling first (a few thousand rows) and the merges applied to
   those groups, not to every person;
-- the check-in verdicts are written into the SQL as literals, so that the partial indexes on them
-  (migration 0006) apply;
 - the live dashboard gets the organisations with the most registered people
   (:data:`TOP_ORGANISATIONS`); the exports have them all;
 - each panel's answer is kept (:func:`panel`), keyed on the filter and on :func:`data_version`,
   which changes with every scan, registration change, participant change and organisation
-  merge: a change shows in the next answer;
-- after scans, the kept figures over the check-in log are brought up to date from the people
-  scanned since, not counted again (:func:`_attended`), and the figures over registrations are
-  kept until registrations change (:func:`_seat_rows`).
+  merge: a change shows in the next answer.
+
+Only the arrivals over time read the check-in log itself (the masks say whether, not when).
 """
 
 from __future__ import annotations
@@ -34,22 +33,11 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import suppress
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import (
-    Select,
-    Subquery,
-    and_,
-    case,
-    func,
-    literal,
-    or_,
-    select,
-    union,
-)
+from sqlalchemy import BigInteger, Select, and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from .. import countries
@@ -124,36 +112,42 @@ def sessions_in_scope(event: Event, f: ReportFilter) -> list[EventSession]:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a report counts: the sessions in scope, and the people the filter names (a query of
-    participant ids), or ``None`` when it names no category, country or organisation.
+    """What a report counts: the event's sessions in scope, their bits together (``mask``), and
+    the conditions on the participants (of the event, and of the category, country or
+    organisation the filter names)."""
 
-    Kept figures (:func:`_kept_figures`) narrow it further: to the check-in log as it stood
-    when its newest entry was ``upto``, to the people registered when the newest was
-    ``people_upto``, to the registrations as they stood when the latest change to one was
-    ``seats_at``, and to the people ``only`` names."""
-
-    session_ids: tuple[int, ...]
-    people: Select | None
-    upto: int | None = None
-    people_upto: int | None = None
-    seats_at: datetime | None = None
-    only: tuple[int, ...] | None = None
+    event_id: int
+    sessions: list[EventSession]
+    mask: int
+    people: tuple
 
 
 def scope(event: Event, f: ReportFilter) -> Scope:
-    conditions = []
+    people = [Participant.event_id == event.id]
     if f.category:
-        conditions.append(Participant.category == f.category)
+        people.append(Participant.category == f.category)
     if f.country:
-        conditions.append(Participant.country == f.country)
+        people.append(Participant.country == f.country)
     if f.organisation:
-        conditions.append(_organisation_is(event.id, f.organisation))
-    people = (
-        select(Participant.id).where(Participant.event_id == event.id, *conditions)
-        if conditions
-        else None
-    )
-    return Scope(tuple(s.id for s in sessions_in_scope(event, f)), people)
+        people.append(_organisation_is(event.id, f.organisation))
+    sessions = sessions_in_scope(event, f)
+    return Scope(event.id, sessions, sum(s.mask for s in sessions), tuple(people))
+
+
+#: Where each participant is checked in, in the hall or online.
+ATTENDED = Participant.in_person.bitwise_or(Participant.online)
+
+
+def _having(column, mask: int):
+    """How many of the rows' people have any of ``mask``'s sessions in ``column``."""
+    return func.coalesce(func.sum(case((column.bitwise_and(mask) != 0, 1), else_=0)), 0)
+
+
+def _people(s: Scope, *columns) -> Select:
+    """``columns`` over the people in scope who hold a seat, wait for one or are checked in
+    for a session in scope (the others count nowhere)."""
+    anywhere = Participant.seats.bitwise_or(Participant.waitlisted).bitwise_or(ATTENDED)
+    return select(*columns).where(*s.people, anywhere.bitwise_and(s.mask) != 0)
 
 
 def _as_typed(spelling):
@@ -181,117 +175,19 @@ def _organisation_is(event_id: int, name: str):
     )
 
 
-def _of_people(query: Select, participant_id, s: Scope) -> Select:
-    if s.people is not None:
-        query = query.where(participant_id.in_(s.people))
-    if s.only is not None:
-        query = query.where(participant_id.in_(s.only))
-    return query
-
-
-def _seats(s: Scope, *statuses: str) -> Select:
-    """Registrations in scope with one of ``statuses``: (pid, sid, status). One per person and
-    session (a unique constraint), so rows count people."""
-    status = Registration.status if s.seats_at is None else _status_at(s.seats_at)
-    query = select(
-        Registration.participant_id.label("pid"),
-        Registration.session_id.label("sid"),
-        status.label("status"),
-    )
-    # A few people's seats are found by person, not by reading the sessions' ("+ 0").
-    sid = Registration.session_id if s.only is None else Registration.session_id + 0
-    query = query.where(sid.in_(s.session_ids), status.in_(statuses))
-    if s.people_upto is not None and s.only is not None:  # the planners prefer the ids alone
-        s = replace(s, only=tuple(pid for pid in s.only if pid <= s.people_upto))
-    elif s.people_upto is not None:
-        query = query.where(Registration.participant_id <= s.people_upto)
-    return _of_people(query, Registration.participant_id, s)
-
-
-def _status_at(moment: datetime):
-    """A registration's status when the latest change to any was ``moment``: its status if it
-    has not changed since, else the one it had before (``NULL``, no seat, for a registration
-    made since). Only for registrations changed at most once since (:func:`_changed_people`)."""
-    return case(
-        (Registration.updated_at <= moment, Registration.status),
-        (Registration.previous_changed_at <= moment, Registration.previous_status),
-        else_=None,
-    )
-
-
-def _log(s: Scope) -> Subquery:
-    """The effective check-ins in scope (:func:`effective_checkins`, the log as it stood at
-    ``upto``), as (pid, sid, channel, at).
-
-    (Counting every ``ok`` entry, less the people an undo touched, plus their entries that
-    stand, gives the same counts without testing each entry for an undo; measured at 100,000
-    people with 3 % of the entries undone, it took 5 to 60 % longer on both databases.)
-
-    An entry whose participant was deleted has no ``pid``; the counts leave it out (testing for
-    it here would lead SQLite to a worse index)."""
-    query = effective_checkins(many=True, upto=s.upto).with_only_columns(
-        CheckIn.participant_id.label("pid"),
-        CheckIn.session_id.label("sid"),
-        CheckIn.channel.label("channel"),
-        CheckIn.created_at.label("at"),
-    )
-    if s.upto is not None:
-        query = query.where(CheckIn.id <= s.upto)
-    # A few people's entries are found by person, not by reading the sessions' ("+ 0").
-    sid = CheckIn.session_id if s.only is None else CheckIn.session_id + 0
-    query = query.where(sid.in_(s.session_ids))
-    return _of_people(query, CheckIn.participant_id, s).subquery()
-
-
-def _flag(condition):
-    """1 where ``condition`` holds, else 0: summed or maxed per group."""
-    return case((condition, 1), else_=0)
-
-
-def _people(rows, *per) -> Subquery:
-    """One row per person (and per ``per``, e.g. session) of ``rows``."""
-    return select(rows.c.pid, *per).group_by(*per, rows.c.pid).subquery()
-
-
-def _registered_by(event_id: int, by: str):
-    """For :func:`_seat_rows`: the people holding a confirmed seat for a session in scope, per
-    country or organisation (``by``)."""
-    return lambda s: _count_by(
-        event_id, _seats(s, RegistrationStatus.CONFIRMED).subquery(), by, few=s.only is not None
-    )
-
-
-def _count_by(event_id: int, people, by: str, *per, few: bool = False) -> Select:
-    """People counted per country or organisation (``by``) and ``per``: (key, *per, n).
-
-    With ``per``, ``people`` is a subquery of one row per person and ``per``, joined to the
-    participants. Without it, ``people`` is any subquery of rows with a ``pid`` (a person may
-    have several): the event's people are read in the order of their country (or spelling) from
-    an index and kept when they are among them (a plain semi-join: grouping the rows per person
-    first made PostgreSQL take twice as long), or when they are ``few``, joined to them."""
+def _grouped(s: Scope, by: str, *counts) -> Select:
+    """``counts`` (labelled aggregates over participants) per country or organisation (``by``),
+    as (key, *counts). Organisations are counted per spelling first, then per merged name over
+    those groups (sums)."""
     column = Participant.country if by == "country" else Participant.organisation
-    if few and not per:
-        people = _people(people)
-    if per or few:
-        query = select(column.label("key"), *per, func.count().label("n")).join(
-            people, people.c.pid == Participant.id
-        )
-    else:
-        query = select(column.label("key"), func.count().label("n")).where(
-            Participant.event_id == event_id, Participant.id.in_(select(people.c.pid))
-        )
-    query = query.group_by(column, *per)
+    query = _people(s, column.label("key"), *counts).group_by(column)
     if by == "country":
         return query
-    # Per spelling first, then the merged names over those groups.
     spelled = query.subquery()
-    name, alias, join = organisation_name(event_id, spelled.c.key)
-    outer_per = [spelled.c[c.name] for c in per]
+    name, alias, join = organisation_name(s.event_id, spelled.c.key)
+    sums = [func.sum(c).label(c.name) for c in spelled.c if c.name != "key"]
     return (
-        select(name.label("key"), *outer_per, func.sum(spelled.c.n).label("n"))
-        .select_from(spelled)
-        .outerjoin(alias, join)
-        .group_by(name, *outer_per)
+        select(name.label("key"), *sums).select_from(spelled).outerjoin(alias, join).group_by(name)
     )
 
 
@@ -303,42 +199,70 @@ def _name(by: str, key: str) -> str:
     return countries.name(key) if by == "country" else key
 
 
+def recount_masks() -> int:
+    """Every participant's attendance masks worked out again from their registrations and the
+    check-in log, in one UPDATE (the bench's generator, and ``flask recount-attendance`` after
+    changes made straight in the database, which the masks do not follow). Returns how many
+    rows changed. The caller commits."""
+    mask = literal(1, BigInteger).op("<<")(EventSession.bit)
+
+    def total(query: Select, model, distinct: bool = False):
+        added = func.sum(func.distinct(mask) if distinct else mask)
+        query = query.with_only_columns(func.coalesce(added, 0)).select_from(model)
+        return query.join(EventSession, EventSession.id == model.session_id).scalar_subquery()
+
+    def seats(status: str):
+        query = select(Registration).where(
+            Registration.participant_id == Participant.id, Registration.status == status
+        )
+        return total(query, Registration)
+
+    def checked_in(channel: str):
+        log = effective_checkins(many=True).where(
+            CheckIn.participant_id == Participant.id, CheckIn.channel == channel
+        )
+        return total(log, CheckIn, distinct=True)
+
+    values = {
+        "seats": seats(RegistrationStatus.CONFIRMED),
+        "waitlisted": seats(RegistrationStatus.WAITLISTED),
+        "in_person": checked_in(Channel.IN_PERSON),
+        "online": checked_in(Channel.ONLINE),
+    }
+    wrong = or_(*(getattr(Participant, name) != value for name, value in values.items()))
+    query = update(Participant).where(wrong).values(values)
+    return db.session.execute(query, execution_options={"synchronize_session": False}).rowcount
+
+
 # --- the panels -------------------------------------------------------------------------------
+
+
+def _rows(query: Select) -> list:
+    # On the connection: the ORM session would run its result machinery over every row.
+    return db.session.connection().execute(query).all()
 
 
 def totals(event: Event, f: ReportFilter) -> dict:
     s = scope(event, f)
-    # Per country and per organisation (sums over people, which kept figures need), then how
-    # many of them have anyone.
-    by_country = _seat_rows(s, _registered_by(event.id, "country"), keys=1)
-    by_organisation = _seat_rows(s, _registered_by(event.id, "organisation"), keys=1)
-    registered = sum(n for (n,) in by_country.values())
-    countries_ = sum(1 for (code,), (n,) in by_country.items() if code is not None and n)
-    organisations = sum(1 for (n,) in by_organisation.values() if n)
-
-    def per_person(rows, _):
-        person = (
-            select(
-                rows.c.pid,
-                func.max(_flag(rows.c.channel == Channel.IN_PERSON)).label("in_person"),
-                func.max(_flag(rows.c.channel == Channel.ONLINE)).label("online"),
-            )
-            .group_by(rows.c.pid)
-            .subquery()
+    seated = Participant.seats.bitwise_and(s.mask) != 0
+    registered, checked_in, in_person, online, countries_ = _rows(
+        _people(
+            s,
+            _having(Participant.seats, s.mask),
+            _having(ATTENDED, s.mask),
+            _having(Participant.in_person, s.mask),
+            _having(Participant.online, s.mask),
+            func.count(func.distinct(case((seated, Participant.country)))),
         )
-        return select(
-            func.count(person.c.pid).label("people"),
-            func.coalesce(func.sum(person.c.in_person), 0).label("in_person"),
-            func.coalesce(func.sum(person.c.online), 0).label("online"),
-        )
-
-    checked_in, in_person, online = _attended(s, per_person)[()]
+    )[0]
+    by_organisation = _grouped(s, "organisation", _having(Participant.seats, s.mask).label("n"))
+    organisations = sum(1 for _, n in _rows(by_organisation) if n)
     return {
-        "registered": registered,
+        "registered": int(registered),
         "checked_in": int(checked_in),
         "in_person": int(in_person),
         "online": int(online),
-        "attendance_rate": _rate(int(checked_in), registered),
+        "attendance_rate": _rate(int(checked_in), int(registered)),
         "countries": countries_,
         "organisations": organisations,
     }
@@ -346,29 +270,14 @@ def totals(event: Event, f: ReportFilter) -> dict:
 
 def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
     s = scope(event, f)
-
-    def per_status(s: Scope) -> Select:
-        seats = _seats(s, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED).subquery()
-        return select(seats.c.sid, seats.c.status, func.count()).group_by(
-            seats.c.sid, seats.c.status
-        )
-
-    counts = {key: n for key, (n,) in _seat_rows(s, per_status, keys=2).items()}
-
-    # Distinct people per session, and per session and channel, as the index orders them.
-    def per_session(rows, _):
-        return select(rows.c.sid, func.count(func.distinct(rows.c.pid))).group_by(rows.c.sid)
-
-    def per_channel(rows, _):
-        people = func.count(func.distinct(rows.c.pid))
-        return select(rows.c.sid, rows.c.channel, people).group_by(rows.c.sid, rows.c.channel)
-
-    people = {sid: n for (sid,), (n,) in _attended(s, per_session, keys=1).items()}
-    channels = {key: n for key, (n,) in _attended(s, per_channel, keys=2).items()}
+    if not s.sessions:
+        return []
+    masks = (Participant.seats, Participant.waitlisted, ATTENDED)
+    masks += (Participant.in_person, Participant.online)
+    counts = _rows(_people(s, *(_having(m, x.mask) for x in s.sessions for m in masks)))[0]
     rows = []
-    for session in sessions_in_scope(event, f):
-        confirmed = counts.get((session.id, RegistrationStatus.CONFIRMED), 0)
-        everyone = int(people.get(session.id, 0))
+    for i, session in enumerate(s.sessions):
+        confirmed, waitlisted, everyone, in_person, online = map(int, counts[5 * i : 5 * i + 5])
         rows.append(
             {
                 "session_id": session.id,
@@ -377,10 +286,10 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
                 "starts": f"{event.local(session.starts_at):%H:%M}",
                 "capacity": session.capacity,
                 "confirmed": confirmed,
-                "waitlisted": counts.get((session.id, RegistrationStatus.WAITLISTED), 0),
+                "waitlisted": waitlisted,
                 "checked_in": everyone,
-                "in_person": int(channels.get((session.id, Channel.IN_PERSON), 0)),
-                "online": int(channels.get((session.id, Channel.ONLINE), 0)),
+                "in_person": in_person,
+                "online": online,
                 "no_shows": max(confirmed - everyone, 0),
                 "attendance_rate": _rate(everyone, confirmed),
             }
@@ -391,22 +300,16 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
 def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
     """Registered and checked-in people per country or organisation (``by``), most first."""
     s = scope(event, f)
-    registered = {key: n for (key,), (n,) in _seat_rows(s, _registered_by(event.id, by), 1).items()}
-
-    def per_key(rows, scope_):
-        return _count_by(event.id, rows, by, few=scope_.only is not None)
-
-    per_key = _attended(s, per_key, keys=1)
-    present = {key: n for (key,), (n,) in per_key.items()}
+    counts = (_having(Participant.seats, s.mask).label("n"), _having(ATTENDED, s.mask).label("c"))
     rows = [
         {
             "key": key,
             "name": _name(by, key),
             "registered": int(n),
-            "checked_in": int(present.get(key, 0)),
-            "attendance_rate": _rate(int(present.get(key, 0)), int(n)),
+            "checked_in": int(present),
+            "attendance_rate": _rate(int(present), int(n)),
         }
-        for key, n in registered.items()
+        for key, n, present in _rows(_grouped(s, by, *counts))
         if n
     ]
     return sorted(rows, key=lambda r: (-r["registered"], r["name"]))
@@ -415,47 +318,34 @@ def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
 def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> dict:
     """Registered and checked-in people per (country or organisation) x session: the ``limit``
     rows (all with ``None``) with the most registered people, and how many there are in all."""
-    sessions = sessions_in_scope(event, f)
     s = scope(event, f)
-
-    def per_session_seats(s: Scope) -> Select:
-        seats = _seats(s, RegistrationStatus.CONFIRMED).subquery()
-        return _count_by(event.id, seats, by, seats.c.sid)
-
-    registered = [(*cell, n) for cell, (n,) in _seat_rows(s, per_session_seats, 2).items() if n]
-
-    def per_session(rows, _):
-        people = _people(rows, rows.c.sid)
-        return _count_by(event.id, people, by, people.c.sid)
-
-    present = {cell: n for cell, (n,) in _attended(s, per_session, keys=2).items() if n}
-    people = {key: n for (key,), (n,) in _seat_rows(s, _registered_by(event.id, by), 1).items()}
-    ranked = sorted(
-        {key for key, _, _ in registered} | {key for key, _ in present},
-        key=lambda key: (-people.get(key, 0), _name(by, key)),
-    )
-    # Cells only for the rows sent (the organisations have thousands).
-    cells: dict[str, dict[str, dict[str, int]]] = {key: {} for key in ranked[:limit]}
-    for key, sid, n in registered:
-        if key in cells:
-            cells[key][str(sid)] = {"registered": int(n), "checked_in": 0}
-    for (key, sid), n in present.items():
-        if key in cells:
-            cell = cells[key].setdefault(str(sid), {"registered": 0, "checked_in": 0})
-            cell["checked_in"] = n
+    counts = [_having(Participant.seats, s.mask).label("n")]
+    for i, x in enumerate(s.sessions):
+        counts.append(_having(Participant.seats, x.mask).label(f"r{i}"))
+        counts.append(_having(ATTENDED, x.mask).label(f"c{i}"))
+    found = [
+        (key, int(people), [(int(r), int(c)) for r, c in zip(cells[::2], cells[1::2], strict=True)])
+        for key, people, *cells in _rows(_grouped(s, by, *counts))
+    ]
+    found = [row for row in found if any(r or c for r, c in row[2])]
+    found.sort(key=lambda row: (-row[1], _name(by, row[0])))
     rows = [
         {
             "key": key,
             "name": _name(by, key),
-            "cells": cells[key],
-            "registered": int(people.get(key, 0)),
+            "cells": {
+                str(x.id): {"registered": r, "checked_in": c}
+                for x, (r, c) in zip(s.sessions, cells, strict=True)
+                if r or c
+            },
+            "registered": people,
         }
-        for key in cells
+        for key, people, cells in found[:limit]
     ]
     return {
-        "sessions": [{"id": x.id, "title": x.title} for x in sessions],
+        "sessions": [{"id": x.id, "title": x.title} for x in s.sessions],
         "rows": rows,
-        "count": len(ranked),
+        "count": len(found),
     }
 
 
@@ -467,45 +357,39 @@ def _minute(column):
     return func.substr(column, 1, 16)
 
 
-def _bucket(minute, minutes: int):
-    """The start of the ``minutes``-long slot a :func:`_minute` falls in, as seconds since the
-    epoch."""
-    seconds = minutes * 60
-    if db.engine.dialect.name == "postgresql":
-        epoch = func.extract("epoch", minute)
-    else:
-        epoch = func.strftime("%s", minute)
-    return func.floor(func.cast(epoch, db.Integer) / literal(seconds)) * literal(seconds)
-
-
 def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
-    """Check-ins per ``minutes``, per channel: counted per minute, then per slot."""
-
-    def per_slot(rows, _):
-        minute = _minute(rows.c.at)
-        person = rows.c.pid.is_not(None)
-        per = (
-            select(
-                minute.label("minute"),
-                func.sum(_flag(and_(person, rows.c.channel == Channel.IN_PERSON))).label("in"),
-                func.sum(_flag(and_(person, rows.c.channel == Channel.ONLINE))).label("online"),
-            )
-            .group_by(minute)
-            .subquery()
-        )
-        slot = _bucket(per.c.minute, minutes).label("slot")
-        return select(slot, func.sum(per.c["in"]), func.sum(per.c.online)).group_by(slot)
-
-    per = _attended(scope(event, f), per_slot, keys=1)
-    rows = sorted((slot, *counts) for (slot,), counts in per.items() if any(counts))
+    """Check-ins per ``minutes``, per channel: the effective check-ins in scope counted per
+    minute by the database (a few thousand rows at most), then added up per slot."""
+    s = scope(event, f)
+    minute = _minute(CheckIn.created_at).label("minute")
+    query = (
+        effective_checkins(many=True)
+        # Entries whose participant was deleted are not counted (testing for them in the WHERE
+        # would lead SQLite to an index three times slower here).
+        .with_only_columns(minute, CheckIn.channel, func.count(CheckIn.participant_id))
+        .where(CheckIn.session_id.in_([x.id for x in s.sessions]))
+        .group_by(minute, CheckIn.channel)
+    )
+    if len(s.people) > 1:  # the filter names a category, country or organisation
+        query = query.where(CheckIn.participant_id.in_(select(Participant.id).where(*s.people)))
+    slots: dict[datetime, dict[str, int]] = {}
+    seconds = minutes * 60
+    for at, channel, n in _rows(query):
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        epoch = at.replace(tzinfo=UTC).timestamp()
+        slot = datetime.fromtimestamp(epoch - epoch % seconds, tz=event.zone)
+        if n:
+            counts = slots.setdefault(slot, {Channel.IN_PERSON: 0, Channel.ONLINE: 0})
+            counts[channel] += n
     return [
         {
-            "time": datetime.fromtimestamp(int(t), tz=event.zone).isoformat(),
-            "label": f"{datetime.fromtimestamp(int(t), tz=event.zone):%d %b %H:%M}",
-            "in_person": int(in_person),
-            "online": int(online),
+            "time": slot.isoformat(),
+            "label": f"{slot:%d %b %H:%M}",
+            "in_person": counts[Channel.IN_PERSON],
+            "online": counts[Channel.ONLINE],
         }
-        for t, in_person, online in rows
+        for slot, counts in sorted(slots.items())
     ]
 
 
@@ -557,30 +441,12 @@ PANELS = {
 }
 
 
-# --- answers kept while nothing changes, brought up to date after scans ----------------------
+# --- answers kept while nothing changes ------------------------------------------------------
 
 
 #: How far below the newest row (ids, or seconds of ``updated_at``) :func:`data_version` also
 #: counts rows, to see a write that committed after a later one.
 RECENT_ROWS, RECENT_SECONDS = 1000, 60
-#: Kept check-in figures are brought up to date when at most this many people were scanned since
-#: they were counted; after more, they are counted again.
-DELTA_PEOPLE = 500
-
-
-@dataclass(frozen=True)
-class Version:
-    """What the figures were counted from (:func:`data_version`). ``people`` changes with what
-    the check-in figures depend on besides the log: changes to people who are there (made by
-    organisers, so audited; people cannot change their own details), organisation merges and
-    the sessions; ``seats`` with new people and registrations, which only the figures over
-    registrations count (a new person has no check-in yet); ``log`` is how far the check-in log
-    went: its newest entry's id, and how many entries lie in the :data:`RECENT_ROWS` ids up to
-    it."""
-
-    people: tuple
-    seats: tuple
-    log: tuple[int, int]
 
 
 def _recent(column, newest) -> Select:
@@ -589,7 +455,7 @@ def _recent(column, newest) -> Select:
     return select(func.count()).where(column > (newest or 0) - RECENT_ROWS, column <= (newest or 0))
 
 
-def data_version(event: Event) -> Version:
+def data_version(event: Event) -> tuple:
     """Changes whenever something a report counts changes: the newest check-in log entry (every
     scan and every undo adds one), the newest registration and the latest change to one
     (``updated_at``), the newest participant, the newest audit-log entry (organisers' changes to
@@ -615,21 +481,15 @@ def data_version(event: Event) -> Version:
             )
         )
     ).one()
-    checkin, participant, audit, merge, undone, registration, changed = newest
+    checkin, participant, audit, _merge, _undone, _registration, changed = newest
     recent = [_recent(CheckIn.id, checkin), _recent(Participant.id, participant)]
     recent.append(_recent(AuditEntry.id, audit))
     if changed is not None:
         since = changed - timedelta(seconds=RECENT_SECONDS)
         recent.append(select(func.count()).where(Registration.updated_at >= since))
-    log, participants, audits, *seats = db.session.execute(
-        select(*(q.scalar_subquery() for q in recent))
-    ).one()
+    counts = db.session.execute(select(*(q.scalar_subquery() for q in recent))).one()
     sessions = tuple((s.id, s.title, s.capacity, s.starts_at, s.ends_at) for s in event.sessions)
-    return Version(
-        people=(audit, audits, merge, undone, sessions),
-        seats=(participant, participants, registration, changed, *seats),
-        log=(checkin or 0, log),
-    )
+    return (*newest, *counts, sessions)
 
 
 @dataclass
@@ -669,195 +529,15 @@ class _Keeper:
 
 
 def _kept() -> _Keeper:
-    """The app's whole answers per (event, filter, panel), and the parts they were counted from
-    (figures over registrations, and over the check-in log) per (event, filter, panel, part)."""
+    """The app's answers per (event, filter, panel)."""
     keeper = current_app.extensions.get("regapp.reports")
     return keeper or current_app.extensions.setdefault("regapp.reports", _Keeper(2048))
 
 
-@dataclass
-class _Counting:
-    """A panel being counted by :func:`panel`: its key, the version read before counting, when
-    the answer expires (the earliest of its parts'), and who changed since a kept state (asked
-    once per panel, whatever number of its parts need it)."""
-
-    key: tuple
-    version: Version
-    expires: float
-    parts: int = 0
-    changed: dict = field(default_factory=dict)
-
-    def part(self, kind: str) -> tuple:
-        self.parts += 1
-        return (*self.key, kind, self.parts)
-
-
-_counting: ContextVar[_Counting | None] = ContextVar("report_counting", default=None)
-
-
-def _seat_rows(s: Scope, count, keys: int = 0) -> dict[tuple, tuple[int, ...]]:
-    """``count(s)``, a query over registrations and people (not the check-in log) of ``keys``
-    key columns and then counts, as {keys: counts}: kept while a panel is counted
-    (:func:`_kept_figures`); after new people register, brought up to date with their share."""
-    return _kept_figures("seats", s, count, keys)
-
-
-def _attended(s: Scope, aggregate, keys: int = 0) -> dict[tuple, tuple[int, ...]]:
-    """``aggregate`` over the effective check-ins in scope: ``aggregate(rows, s)`` makes, from
-    :func:`_log`'s rows, a query of ``keys`` key columns and then counts, grouped by the keys.
-    Its rows, as {keys: counts}, are kept while a panel is counted (:func:`_kept_figures`);
-    after scans, brought up to date with the share of the people scanned."""
-    return _kept_figures("log", s, lambda s: aggregate(_log(s), s), keys)
-
-
-def _count_rows(query: Select, keys: int) -> dict[tuple, tuple[int, ...]]:
-    # On the connection: the session would run its ORM result machinery over every row (for the
-    # organisation matrix at 100,000 people, 65,000 rows and a quarter of its Python calls).
-    rows = db.session.connection().execute(query).all()
-    return {tuple(row[:keys]): tuple(int(n) for n in row[keys:]) for row in rows}
-
-
-#: Before any registration had changed (:func:`_as_of`).
-_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _as_of(kind: str, s: Scope, state: tuple, past: bool = False) -> Scope:
-    """``s`` narrowed to the data as it stood at ``state`` (the log's, or the seats', of a
-    :class:`Version`): the log entries up to its newest id, or the people up to theirs; when
-    it is ``past`` (not the state the data are in now), their registrations as they stood."""
-    if kind == "log":
-        return replace(s, upto=state[0])
-    seats_at = (state[3] or _NEVER) if past else None
-    return replace(s, people_upto=state[0] or 0, seats_at=seats_at)
-
-
-def _kept_figures(kind: str, s: Scope, count, keys: int) -> dict[tuple, tuple[int, ...]]:
-    """``count(s)`` as {keys: counts}; ``kind`` says what it counts: ``log``, the check-in log,
-    or ``seats``, the registrations.
-
-    While a panel is counted (:func:`panel`), the figures are kept with the state of the data
-    they were counted at (counted only up to that state's newest row), until the people
-    change. Every figure is a sum over people (each person counts, or their entries or seats
-    count, in their own groups), so when only some people's data changed since, only their
-    share can have changed: it is counted as the data stand now and as they stood then, and
-    the difference added, instead of counting everyone again (:func:`_changed_people` says who,
-    or that it must be counted afresh)."""
-    counting = _counting.get()
-    if counting is None:
-        return _count_rows(count(s), keys)
-    key = counting.part(kind)
-    state = counting.version.log if kind == "log" else counting.version.seats
-    kept = _kept().get(key, counting.version.people)
-    figures = None
-    if kept is not None:
-        then, figures = kept.value
-        if then != state:
-            if (kind, then) not in counting.changed:
-                counting.changed[kind, then] = _changed_people(kind, then, state, s)
-            people = counting.changed[kind, then]
-            figures = _brought_up_to_date(kind, then, state, figures, people, s, count, keys)
-    expires = kept.expires if figures is not None else counting.expires
-    if figures is None:
-        figures = _count_rows(count(_as_of(kind, s, state)), keys)
-    _kept().put(key, counting.version.people, (state, figures), expires)
-    counting.expires = min(counting.expires, expires)
-    return figures
-
-
-def _brought_up_to_date(kind: str, then, now, figures, people, s: Scope, count, keys: int):
-    """``figures``, counted at the state ``then``, brought to the state ``now`` by adding the
-    change in the share of ``people`` (:func:`_changed_people`); ``None`` when they must be
-    counted afresh."""
-    if people is None:
-        return None
-    if not people:
-        return figures
-    s = replace(s, people=None, only=people)
-    figures = dict(figures)  # the kept ones may be in use by another thread
-    for weight, state, past in ((1, now, False), (-1, then, True)):
-        for key, counts in _count_rows(count(_as_of(kind, s, state, past)), keys).items():
-            before = figures.get(key, (0,) * len(counts))
-            figures[key] = tuple(a + weight * b for a, b in zip(before, counts, strict=True))
-    return figures
-
-
-def _changed_people(kind: str, then: tuple, now: tuple, s: Scope) -> tuple[int, ...] | None:
-    """The people of the filter whose share of the figures may differ between the states
-    ``then`` and ``now``, or ``None`` when the figures must be counted afresh: when that cannot
-    be told, or more than :data:`DELTA_PEOPLE` changed.
-
-    ``log``: the people with entries since; unless a row committed late below the newest
-    ``then`` saw (the count of the :data:`RECENT_ROWS` ids up to it changed). ``seats``: the
-    people who registered since, and those whose registrations changed since (``updated_at``);
-    unless a row committed late below the newest then, or a registration changed twice since
-    (what it was then is no longer known: :func:`_status_at`)."""
-    newest, recent, *rest = then
-    if kind == "log":
-        if now[0] < newest or db.session.scalar(_recent(CheckIn.id, newest)) != recent:
-            return None
-        since = select(CheckIn.participant_id).where(
-            CheckIn.id > newest, CheckIn.id <= now[0], CheckIn.participant_id.is_not(None)
-        )
-    else:
-        newest, changed = newest or 0, rest[1]
-        if (now[0] or 0) < newest or db.session.scalar(_recent(Participant.id, newest)) != recent:
-            return None
-        if not _seats_then_known(newest, changed, rest[2:]):
-            return None
-        changed_since = Registration.participant_id <= newest
-        if changed is not None:
-            changed_since = and_(changed_since, Registration.updated_at > changed)
-        newcomer = and_(
-            Registration.participant_id > newest, Registration.participant_id <= (now[0] or 0)
-        )
-        # One index each (newcomers by participant id, changes by ``updated_at``): SQLite read
-        # every registration for the two conditions joined by OR.
-        in_scope = (Registration.session_id + 0).in_(s.session_ids)
-        either = union(
-            *(
-                select(Registration.participant_id).where(c, in_scope)
-                for c in (newcomer, changed_since)
-            )
-        ).subquery()
-        since = select(either.c.participant_id)
-    people = db.session.scalars(since.distinct().limit(DELTA_PEOPLE + 1)).all()
-    if len(people) > DELTA_PEOPLE:
-        return None
-    if people and s.people is not None:  # the filter's people among them
-        people = db.session.scalars(s.people.where(Participant.id.in_(people))).all()
-    return tuple(sorted(people))
-
-
-def _seats_then_known(newest: int, changed: datetime | None, window: list[int]) -> bool:
-    """Whether the registrations of the people up to ``newest`` can still be told as they
-    stood when the latest change to one was ``changed`` (:func:`_status_at`): no row committed
-    late below it (the rows changed in the last seconds up to it are as many as then, but for
-    those changed since, which left them), and none changed twice since."""
-    then = changed or _NEVER
-    if changed is not None:
-        earlier = changed - timedelta(seconds=RECENT_SECONDS)
-        late = select(func.count()).where(Registration.updated_at.between(earlier, changed))
-        left = select(func.count()).where(
-            Registration.updated_at > changed,
-            Registration.previous_changed_at.between(earlier, changed),
-        )
-        if [db.session.scalar(select(late.scalar_subquery() + left.scalar_subquery()))] != window:
-            return False
-    twice = select(func.count()).where(
-        Registration.participant_id <= newest,
-        Registration.updated_at > then,
-        Registration.created_at <= then,
-        or_(Registration.previous_changed_at.is_(None), Registration.previous_changed_at > then),
-    )
-    return not db.session.scalar(twice)
-
-
 def panel(event: Event, f: ReportFilter, name: str):
     """The panel ``name`` for ``f``: the answer kept from before while nothing it counts has
-    changed (:func:`data_version`); after scans, the kept figures over the registrations and
-    the check-in log brought up to date rather than counted again (:func:`_attended`). Kept
-    figures are counted afresh at least every ``REPORT_CACHE_SECONDS`` (a backstop for a change
-    no probe sees, such as one made straight in the database)."""
+    changed (:func:`data_version`), and at most ``REPORT_CACHE_SECONDS`` (a backstop for a
+    change no probe sees, such as one made straight in the database)."""
     seconds = current_app.config["REPORT_CACHE_SECONDS"]
     if not seconds:
         return PANELS[name](event, f)
@@ -868,13 +548,8 @@ def panel(event: Event, f: ReportFilter, name: str):
     kept = _kept().get(key, version)
     if kept is not None:
         return kept.value
-    counting = _Counting(key, version, time.monotonic() + seconds)
-    token = _counting.set(counting)
-    try:
-        value = PANELS[name](event, f)
-    finally:
-        _counting.reset(token)
-    _kept().put(key, version, value, counting.expires)
+    value = PANELS[name](event, f)
+    _kept().put(key, version, value, time.monotonic() + seconds)
     return value
 
 
