@@ -31,6 +31,7 @@ import itertools
 import logging
 import os
 import random
+import secrets
 import sqlite3
 import statistics
 import sys
@@ -255,12 +256,13 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
         def newcomer() -> None:
             """Someone new registers (as an organiser adds them: the event's window is past)."""
             n = next(newcomers)
-            details = ParticipantDetails(
-                f"Newcomer {n}", f"newcomer-{n}@example.org", "AZ", "UNDP", "", "delegate"
-            )
+            # Unique whatever runs came before on the same database (a count from the clock
+            # was not: a run that made more newcomers than seconds had passed collided).
+            email = f"newcomer-{secrets.token_hex(8)}@example.org"
+            details = ParticipantDetails(f"Newcomer {n}", email, "AZ", "UNDP", "", "delegate")
             register(event, details, [seats[n % len(seats)][2]], notify=False, by_organiser=True)
 
-        newcomers = itertools.count(int(time.time()))
+        newcomers = itertools.count()
 
         def registration_change() -> None:
             """A registration changed through the model, as a cancellation or a rejoin does."""
