@@ -235,7 +235,7 @@ def countries_export(event: Event, f: ReportFilter) -> Table:
     ]
     rows = [
         [r["name"], r["key"], r["registered"], r["checked_in"], r["attendance_rate"]]
-        for r in services.breakdown(event, f, "country")
+        for r in services.breakdown(event, f, "country")["rows"]
     ]
     return Table("Countries", columns, rows)
 
@@ -249,7 +249,7 @@ def organisations_export(event: Event, f: ReportFilter) -> Table:
     ]
     rows = [
         [r["name"], r["registered"], r["checked_in"], r["attendance_rate"]]
-        for r in services.breakdown(event, f, "organisation")
+        for r in services.breakdown(event, f, "organisation")["rows"]
     ]
     return Table("Organisations", columns, rows)
 

@@ -310,10 +310,31 @@ def sessions_table(event: Event, f: ReportFilter) -> list[dict]:
     return rows
 
 
-def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
-    """Registered and checked-in people per country or organisation (``by``), most first."""
+def _ranked(s: Scope, by: str, counts: list, limit: int | None) -> tuple[list, int]:
+    """:func:`_grouped` ``counts`` (the first labelled ``n``, the last ``keep``) for the rows
+    whose ``keep`` is not 0, without ``keep``, and how many there are. With a ``limit`` the
+    database ranks them (most ``n`` first) and sends only the first ``limit``, with how many
+    there are in all: the organisations have ten thousand, which cost more to carry into Python
+    than to count."""
+    grouped = _grouped(s, by, *counts).subquery()
+    columns = grouped.c[:-1]
+    query = select(*columns).where(grouped.c.keep != 0)
+    if limit is None:
+        found = _rows(query)
+        return found, len(found)
+    query = query.add_columns(func.count().over())
+    found = _rows(query.order_by(grouped.c.n.desc(), grouped.c.key).limit(limit))
+    return [row[: len(columns)] for row in found], found[0][-1] if found else 0
+
+
+def breakdown(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> dict:
+    """Registered and checked-in people per country or organisation (``by``), most first: the
+    ``limit`` rows (all with ``None``) with the most registered people, and how many there are
+    in all."""
     s = scope(event, f)
-    counts = (_having(Participant.seats, s.mask).label("n"), _having(ATTENDED, s.mask).label("c"))
+    seats = _having(Participant.seats, s.mask)
+    counts = [seats.label("n"), _having(ATTENDED, s.mask).label("c"), seats.label("keep")]
+    found, count = _ranked(s, by, counts, limit)
     rows = [
         {
             "key": key,
@@ -322,10 +343,10 @@ def breakdown(event: Event, f: ReportFilter, by: str) -> list[dict]:
             "checked_in": int(present),
             "attendance_rate": _rate(int(present), int(n)),
         }
-        for key, n, present in _rows(_grouped(s, by, *counts))
-        if n
+        for key, n, present in found
     ]
-    return sorted(rows, key=lambda r: (-r["registered"], r["name"]))
+    rows.sort(key=lambda r: (-r["registered"], r["name"]))
+    return {"rows": rows, "count": count}
 
 
 def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> dict:
@@ -336,11 +357,13 @@ def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> 
     for i, x in enumerate(s.sessions):
         counts.append(_having(Participant.seats, x.mask).label(f"r{i}"))
         counts.append(_having(ATTENDED, x.mask).label(f"c{i}"))
+    # Rows with anyone registered or checked in (not only waiting) for a session in scope.
+    counts.append(_having(Participant.seats.bitwise_or(ATTENDED), s.mask).label("keep"))
+    found, count = _ranked(s, by, counts, limit)
     found = [
         (key, int(people), [(int(r), int(c)) for r, c in zip(cells[::2], cells[1::2], strict=True)])
-        for key, people, *cells in _rows(_grouped(s, by, *counts))
+        for key, people, *cells in found
     ]
-    found = [row for row in found if any(r or c for r, c in row[2])]
     found.sort(key=lambda row: (-row[1], _name(by, row[0])))
     rows = [
         {
@@ -353,12 +376,12 @@ def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> 
             },
             "registered": people,
         }
-        for key, people, cells in found[:limit]
+        for key, people, cells in found
     ]
     return {
         "sessions": [{"id": x.id, "title": x.title} for x in s.sessions],
         "rows": rows,
-        "count": len(found),
+        "count": count,
     }
 
 
@@ -435,19 +458,14 @@ def filter_choices(event: Event) -> dict:
     }
 
 
-def _top(rows: list[dict], limit: int | None) -> dict:
-    """The first ``limit`` rows (all with ``None``) and how many there are in all."""
-    return {"rows": rows if limit is None else rows[:limit], "count": len(rows)}
-
-
 #: The dashboard's panels, each a function of (event, filter) giving what its endpoint sends.
 #: The breakdowns and matrices say how many rows there are in all (``count``); organisations
 #: are cut to the :data:`TOP_ORGANISATIONS` with the most registered people.
 PANELS = {
     "totals": totals,
     "sessions": sessions_table,
-    "countries": lambda e, f: _top(breakdown(e, f, "country"), None),
-    "organisations": lambda e, f: _top(breakdown(e, f, "organisation"), TOP_ORGANISATIONS),
+    "countries": lambda e, f: breakdown(e, f, "country"),
+    "organisations": lambda e, f: breakdown(e, f, "organisation", TOP_ORGANISATIONS),
     "country-matrix": lambda e, f: matrix(e, f, "country"),
     "organisation-matrix": lambda e, f: matrix(e, f, "organisation", TOP_ORGANISATIONS),
     "arrivals": arrivals,
