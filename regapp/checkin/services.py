@@ -130,16 +130,6 @@ def effective_checkins(*, many: bool = False, upto: int | None = None):
     )
 
 
-def ok_checkins(*, undone: bool = False):
-    """Every ``ok`` entry, or (``undone``) only those an ``annulled`` entry undoes (an entry is
-    undone once; should two undos refer to it, it comes twice: count distinct ids)."""
-    query = select(CheckIn).where(CheckIn.verdict == _OK)
-    if undone:
-        undo = and_(_UNDO.refers_to_id == CheckIn.id, _UNDO.verdict == _ANNULLED)
-        query = query.join(_UNDO, undo)
-    return query
-
-
 @dataclass(frozen=True)
 class _Door:
     """What the verdict needs to know of the session, read before the write transaction
