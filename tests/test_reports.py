@@ -148,6 +148,18 @@ def test_arrivals_per_five_minutes(forum):
     assert all(s["label"] for s in slots)
 
 
+def test_arrivals_leave_out_check_ins_that_were_undone(app, make_event):
+    event = make_event({"starts_at": NOW - timedelta(minutes=10)})
+    details = ParticipantDetails("Lone", "lone@x.org", "KZ", "", "", "delegate")
+    person = register(event, details, [event.sessions[0].id])
+    scan = record_scan(Scan(session=event.sessions[0], participant_id=person.id))
+    assert [s["in_person"] for s in services.arrivals(event, ReportFilter())] == [1]
+
+    annul(scan.entry, "wrong person", None)
+
+    assert services.arrivals(event, ReportFilter()) == []
+
+
 def test_dashboard_data_is_for_organisers_only(client, forum):
     assert client.get(f"/e/{forum.slug}/dashboard/data").status_code == 302
     create_staff("door@example.org", Role.SCANNER, "scanner password", events=[forum])
