@@ -37,7 +37,6 @@ from ..extensions import db
 from ..models import (
     CATEGORIES,
     Event,
-    EventSession,
     Participant,
     Registration,
     RegistrationStatus,
@@ -112,7 +111,8 @@ ATTENDED = {
 
 
 def participants_table(event: Event, f: ReportFilter) -> Table:
-    scope = services.sessions_in_scope(event, f)
+    report = services.scope(event, f)
+    scope = report.sessions
     columns = [
         Column("Full name"),
         Column("Email"),
@@ -127,7 +127,7 @@ def participants_table(event: Event, f: ReportFilter) -> Table:
         columns += [Column(f"{s.title}: registration"), Column(f"{s.title}: attended")]
     names: dict[str, str] = {}
     rows = []
-    for row in db.session.execute(participants_query(event, f, scope)):
+    for row in db.session.execute(participants_query(event, report)):
         (name, email, country, reported, typed, job, category, *per_session) = row
         if country not in names:
             names[country] = countries.name(country)
@@ -141,10 +141,11 @@ def participants_table(event: Event, f: ReportFilter) -> Table:
     return Table("Participants", columns, rows, frozen_columns=1)
 
 
-def participants_query(event: Event, f: ReportFilter, scope: list[EventSession]):
-    """One row per person the dashboard counts for ``f``, with (status, in person, online) for
-    each session of ``scope``: their registrations pivoted by session, and their attendance
+def participants_query(event: Event, report: services.Scope):
+    """One row per person the dashboard counts for ``report``, with (status, in person, online)
+    for each of its sessions: their registrations pivoted by session, and their attendance
     masks (:class:`~regapp.models.participants.Participant`)."""
+    scope = report.sessions
     ids = [s.id for s in scope]
     registrations = (
         select(
@@ -164,7 +165,6 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
         .subquery("registered")
     )
     organisation, alias, join = services.organisation_name(event.id)
-    people = services.scope(event, f)
     return (
         select(
             Participant.full_name,
@@ -187,8 +187,9 @@ def participants_query(event: Event, f: ReportFilter, scope: list[EventSession])
         .outerjoin(alias, join)
         .outerjoin(registrations, registrations.c.participant_id == Participant.id)
         .where(
-            *people.people,
-            or_(registrations.c.active > 0, services.ATTENDED.bitwise_and(people.mask) != 0),
+            Participant.event_id == event.id,
+            *report.people,
+            or_(registrations.c.active > 0, services.ATTENDED.bitwise_and(report.mask) != 0),
         )
         .order_by(func.lower(Participant.full_name), Participant.id)
     )

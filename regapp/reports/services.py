@@ -124,8 +124,8 @@ def sessions_in_scope(event: Event, f: ReportFilter) -> list[EventSession]:
 @dataclass(frozen=True)
 class Scope:
     """What a report counts: the event's sessions in scope, their bits together (``mask``), and
-    the conditions on the participants (of the event, and of the category, country or
-    organisation the filter names)."""
+    the conditions on the participants that the filter's category, country or organisation
+    make (none when it names none)."""
 
     event_id: int
     sessions: list[EventSession]
@@ -134,7 +134,7 @@ class Scope:
 
 
 def scope(event: Event, f: ReportFilter) -> Scope:
-    people = [Participant.event_id == event.id]
+    people = []
     if f.category:
         people.append(Participant.category == f.category)
     if f.country:
@@ -158,7 +158,8 @@ def _people(s: Scope, *columns) -> Select:
     """``columns`` over the people in scope who hold a seat, wait for one or are checked in
     for a session in scope (the others count nowhere)."""
     anywhere = Participant.seats.bitwise_or(Participant.waitlisted).bitwise_or(ATTENDED)
-    return select(*columns).where(*s.people, anywhere.bitwise_and(s.mask) != 0)
+    of_event = Participant.event_id == s.event_id
+    return select(*columns).where(of_event, *s.people, anywhere.bitwise_and(s.mask) != 0)
 
 
 def _as_typed(spelling):
@@ -269,7 +270,8 @@ def totals(event: Event, f: ReportFilter) -> dict:
         )
     )[0]
     by_organisation = _grouped(s, "organisation", _having(Participant.seats, s.mask).label("n"))
-    organisations = sum(1 for _, n in _rows(by_organisation) if n)
+    by_organisation = by_organisation.subquery()
+    organisations = _rows(select(func.count()).where(by_organisation.c.n != 0))[0][0]
     return {
         "registered": int(registered),
         "checked_in": int(checked_in),
@@ -406,8 +408,9 @@ def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
         .where(CheckIn.session_id.in_([x.id for x in s.sessions]))
         .group_by(minute, CheckIn.channel)
     )
-    if len(s.people) > 1:  # the filter names a category, country or organisation
-        query = query.where(CheckIn.participant_id.in_(select(Participant.id).where(*s.people)))
+    if s.people:  # the filter names a category, country or organisation
+        people = select(Participant.id).where(Participant.event_id == s.event_id, *s.people)
+        query = query.where(CheckIn.participant_id.in_(people))
     slots: dict[datetime, dict[str, int]] = {}
     seconds = minutes * 60
     for at, channel, n in _rows(query):
