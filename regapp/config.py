@@ -73,7 +73,9 @@ class DefaultConfig:
     #: When the limit storage (Redis) is unreachable, serve without limits and log it, rather
     #: than refuse every registration during the outage.
     RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_HEADERS_ENABLED = True
+    #: No X-RateLimit-* headers on every answer (each would cost a round trip to Redis): a
+    #: refusal (429) still says when to come back, in Retry-After (see ``regapp.errors``).
+    RATELIMIT_HEADERS_ENABLED = False
     #: "Send me my link again", per client address.
     RESEND_LINK_LIMIT = "5 per hour"
     #: Registration form submissions per client address (a whole office may share one).
@@ -93,9 +95,10 @@ class DefaultConfig:
     #: see, such as one made straight in the database (see regapp/reports/services.py). Every
     #: change made through regapp shows in the next answer whatever this is. 0: count every time.
     REPORT_CACHE_SECONDS = 300
-    #: Seconds a server process reuses the registration form's programme (sessions, seats left)
-    #: and suggestion lists for visitors who have not sent the form yet (see
-    #: regapp/registration/page.py); the POST counts the seats again under a lock. 0: every time.
+    #: Seconds a server process reuses the registration form as a first visit shows it (the
+    #: programme with its seats left, the suggestion lists) for the next visitors who are not
+    #: signed in (see regapp/registration/page.py); the POST counts the seats again under a
+    #: lock. 0: rendered every time.
     REGISTRATION_PAGE_MAX_AGE = 1.0
 
 

@@ -1,6 +1,7 @@
 """Error pages: every refusal gets a clear page, never a bare 500."""
 
 import contextlib
+import time
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -8,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .database import describe, is_unavailable
-from .extensions import db
+from .extensions import db, limiter
 
 
 class Refusal(Exception):
@@ -49,7 +50,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         title, message = MESSAGES.get(error.code, (error.name, error.description))
-        return render_template("error.html", title=title, message=message), error.code
+        page = render_template("error.html", title=title, message=message)
+        return page, error.code, _retry_after() if error.code == 429 else {}
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(error: SQLAlchemyError):
@@ -69,6 +71,17 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify(body), 503, headers
         # A page of its own: error.html would ask the database who is signed in.
         return render_template("unavailable.html", message=UNAVAILABLE), 503, headers
+
+
+def _retry_after() -> dict[str, str]:
+    """Retry-After for a rate limit's refusal: the seconds until its window lets one more in."""
+    if (breached := limiter.current_limit) is None:
+        return {}
+    try:
+        reset_at = breached.reset_at  # asked of the limit storage only now, for a refusal
+    except Exception:  # noqa: BLE001 - the storage went away meanwhile: no header, still a 429
+        return {}
+    return {"Retry-After": str(max(1, reset_at - int(time.time())))}
 
 
 def _wants_json() -> bool:

@@ -30,6 +30,8 @@ def nothing_saved() -> bool:
         ({"sessions": []}, "Choose at least one session."),
         ({"sessions": ["abc"]}, "does not exist"),
         ({"sessions": ["999999"]}, "does not exist"),
+        ({"sessions": ["2147483648"]}, "does not exist"),  # past what the id column holds
+        ({"sessions": ["0"]}, "does not exist"),
         ({"consent": None}, "consent to the privacy notice"),
         ({"category": "vip"}, "Not a valid choice"),
         ({"full_name": "x" * 10_000}, "Field cannot be longer than 200 characters."),

@@ -1,5 +1,6 @@
-"""The registration page's cheaper rendering: the same HTML as before, and a programme that is
-kept for a second (regapp/registration/page.py) without ever letting a seat be sold twice."""
+"""The registration page's cheaper rendering: the same HTML as before, and a page that is kept
+for a second (regapp/registration/page.py) without ever letting a seat be sold twice, nor one
+visitor's token or page reach another."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import re
 import pytest
 from flask import render_template_string
 from flask_wtf import FlaskForm
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from regapp.admin import forms as admin_forms
 from regapp.auth import forms as auth_forms
+from regapp.auth.services import create_staff
 from regapp.extensions import db
 from regapp.imports import forms as import_forms
-from regapp.models import Registration, RegistrationStatus
+from regapp.models import Registration, RegistrationStatus, Role
 from regapp.participants import forms as participant_forms
 from regapp.registration import forms as registration_forms
 from tests.conftest import registration_form
@@ -127,3 +130,79 @@ def test_form_shows_seats_a_second_old_but_a_post_counts_them_again(make_app, ma
 
         app.config["REGISTRATION_PAGE_MAX_AGE"] = 0  # kept no longer: read again
         assert "Full: waitlist (1 waiting)" in client.get("/e/forum/register").text
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_kept_page_carries_each_visitors_own_token_and_asks_the_database_nothing(
+    make_app, make_event
+):
+    app = make_app(WTF_CSRF_ENABLED=True, REGISTRATION_PAGE_MAX_AGE=60)
+    with app.app_context():
+        event = make_event()
+        forms = [registration_form(event, email=f"p{n}@example.org") for n in range(3)]
+        engine = db.engine
+    # Requests outside the test's app context, as in production: each has its own ``g``.
+    first, second = app.test_client(), app.test_client()
+    first_page = first.get("/e/forum/register").text  # rendered, and kept
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        second_page = second.get("/e/forum/register").text
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert statements == []  # served as kept
+    assert csrf_token(first_page) != csrf_token(second_page)
+    assert first_page.replace(csrf_token(first_page), "") == second_page.replace(
+        csrf_token(second_page), ""
+    )
+    # Each token works for its own visitor, and for nobody else.
+    assert (
+        second.post(
+            "/e/forum/register", data=forms[0] | {"csrf_token": csrf_token(second_page)}
+        ).status_code
+        == 303
+    )
+    assert (
+        first.post(
+            "/e/forum/register", data=forms[1] | {"csrf_token": csrf_token(first_page)}
+        ).status_code
+        == 303
+    )
+    stranger = app.test_client()
+    stranger.get("/e/forum/register")
+    refused = stranger.post(
+        "/e/forum/register", data=forms[2] | {"csrf_token": csrf_token(first_page)}
+    )
+    assert refused.status_code == 400
+
+
+def test_staff_and_visitors_with_a_message_get_a_page_of_their_own_never_the_kept_one(
+    make_app, make_event
+):
+    app = make_app(REGISTRATION_PAGE_MAX_AGE=60)
+    with app.app_context():
+        make_event()
+        create_staff("org@example.org", Role.ORGANISER, "correct horse battery", "Olga Org")
+    staff, visitor = app.test_client(), app.test_client()
+    staff.post(
+        "/staff/login", data={"email": "org@example.org", "password": "correct horse battery"}
+    )
+
+    assert "Olga Org" in staff.get("/e/forum/register").text  # not kept
+    assert "Olga Org" not in visitor.get("/e/forum/register").text  # rendered and kept
+    assert "Olga Org" in staff.get("/e/forum/register").text  # not the kept page
+    assert "Olga Org" not in visitor.get("/e/forum/register").text
+
+    # A message waiting for one visitor is shown to that visitor only.
+    flashed = app.test_client()
+    with flashed.session_transaction() as session:
+        session["_flashes"] = [("warning", "A message for one visitor")]
+    assert "A message for one visitor" in flashed.get("/e/forum/register").text
+    assert "A message for one visitor" not in visitor.get("/e/forum/register").text

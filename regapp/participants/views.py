@@ -106,7 +106,6 @@ def update(slug: str, participant_id: int):
 def change_sessions(slug: str, participant_id: int):
     event, participant = _changeable(slug, participant_id)
     form = SessionsForm()
-    form.set_sessions(event)
     if form.validate_on_submit():
         try:
             registration.change_sessions(
@@ -275,7 +274,6 @@ def _detail_page(
             formdata=None,
             sessions=[r.session_id for r in participant.registrations if r.is_active],
         )
-        sessions_form.set_sessions(event)
     return _private(
         make_response(
             render_template(

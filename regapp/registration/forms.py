@@ -6,9 +6,9 @@ from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from .. import countries
 from ..formfields import clean_text, email_field, text_field
-from ..inputs import BrowserForm, no_control_characters
-from ..models import CATEGORIES, Event
-from .services import ParticipantDetails
+from ..inputs import BrowserForm, is_row_id, no_control_characters
+from ..models import CATEGORIES
+from .services import NO_SUCH_SESSION, ParticipantDetails
 
 
 def known_country(form, field):
@@ -18,9 +18,9 @@ def known_country(form, field):
 
 
 class SessionChoiceField(Field):
-    """Session ids from checkboxes (the template draws them, grouped by day)."""
-
-    valid_ids: frozenset[int] = frozenset()
+    """Session ids from checkboxes (the template draws them, grouped by day). Whether each is a
+    session of the event is checked by the service that takes them, with the sessions locked
+    (``registration.services._lock_sessions``): the form would have to read them first."""
 
     def process_data(self, value):
         self.data = list(value or [])
@@ -30,11 +30,9 @@ class SessionChoiceField(Field):
             self.data = [int(v) for v in valuelist]
         except ValueError:
             self.data = []
-            raise ValueError("One of the chosen sessions does not exist.") from None
-
-    def pre_validate(self, form):
-        if any(session_id not in self.valid_ids for session_id in self.data):
-            raise ValidationError("One of the chosen sessions does not exist.")
+        if len(self.data) != len(valuelist) or not all(map(is_row_id, self.data)):
+            self.data = []
+            raise ValueError(NO_SUCH_SESSION)
 
 
 def _sessions_field() -> SessionChoiceField:
@@ -43,16 +41,11 @@ def _sessions_field() -> SessionChoiceField:
     )
 
 
-class _ChoosesSessions:
-    def set_sessions(self, event: Event) -> None:
-        self.sessions.valid_ids = frozenset(s.id for s in event.sessions)
-
-
-class SessionsForm(_ChoosesSessions, BrowserForm):
+class SessionsForm(BrowserForm):
     sessions = _sessions_field()
 
 
-class RegistrationForm(_ChoosesSessions, BrowserForm):
+class RegistrationForm(BrowserForm):
     full_name = text_field("Full name", DataRequired(message="Enter your full name."))
     email = email_field("Enter your email address.", no_control_characters)
     country = text_field("Country", DataRequired(message="Choose your country."), known_country)

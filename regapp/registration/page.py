@@ -1,22 +1,27 @@
-"""The part of the registration page that comes from the event, kept per process.
+"""The registration form as a first visit shows it, kept per process.
 
-Apart from the CSRF token, a visitor who opens the form (a GET) sees what every other visitor
-sees: the list of countries, the organisations already registered (suggested while typing) and
-the sessions with their seats left. Rendering those lists and counting the seats was most of
-the page's cost, so each server process keeps that part of the page for
-``REGISTRATION_PAGE_MAX_AGE`` seconds (1 by default) per event.
+A visitor who opens the form (a GET) while not signed in and with no message waiting sees what
+every other such visitor sees, apart from the CSRF token: the list of countries, the
+organisations already registered (suggested while typing), the sessions with their seats left
+and the page around them. Rendering that page, and reading the event, its sessions and their
+seats for it, was most of the cost of a registration's GET. So each server process keeps the
+page for ``REGISTRATION_PAGE_MAX_AGE`` seconds (1 by default) per event, and serves it to the
+next such visitors with their own CSRF token, without asking the database anything.
 
-The seats left on a form may therefore be a second out of date. They are a hint only: the POST
-counts the seats again with the session's row locked (:func:`services.register`), so a stale
-figure never oversells; it can at most announce a seat that has just gone (the registrant is
-then put on the waitlist and told so). A form sent back with errors is rendered afresh: it
-shows what the visitor chose, with the seats as they are now.
+The page may therefore be a second out of date: its seats left, and whether registration is
+open. Both are hints only. The POST reads the event again, and counts the seats with the
+session's row locked (:func:`services.register`), so a stale page never oversells; it can at
+most announce a seat that has just gone (the registrant is then put on the waitlist and told
+so). A form sent back with errors, a signed-in organiser's page and a page with a message to
+show are rendered afresh each time.
 """
 
 from functools import cache
 from time import monotonic
 
-from flask import current_app, render_template
+from flask import current_app, get_flashed_messages, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from .. import countries
@@ -24,20 +29,38 @@ from ..models import Event
 from . import services
 
 
+def kept(slug: str) -> str | None:
+    """The form kept for event ``slug``, with this visitor's CSRF token; ``None`` when there is
+    none young enough, or this visitor is to see a page of their own."""
+    if not _same_for_everyone():
+        return None
+    when, page, token = _pages().get(slug, (None, None, None))
+    if when is None or monotonic() - when >= current_app.config["REGISTRATION_PAGE_MAX_AGE"]:
+        return None
+    return page.replace(token, generate_csrf())
+
+
+def keep(slug: str, page: str) -> None:
+    """Keep ``page``, just rendered for this visitor, when it is the one everyone sees."""
+    if _same_for_everyone():
+        # Threads may both render it: the same page either way, no harm.
+        _pages()[slug] = (monotonic(), page, generate_csrf())
+
+
+def _same_for_everyone() -> bool:
+    # get_flashed_messages() gives the same messages all through a request (the page shows
+    # them later), so keep() sees what kept() saw.
+    return (
+        request.method == "GET" and not current_user.is_authenticated and not get_flashed_messages()
+    )
+
+
+def _pages() -> dict[str, tuple[float, str, str]]:
+    return current_app.extensions.setdefault("regapp_registration_page", {})
+
+
 def event_part(event: Event, form) -> Markup:
     """The datalists (countries, organisations) and the sessions fieldset of ``form``."""
-    if form.is_submitted():
-        return _render(event, form)
-    kept = current_app.extensions.setdefault("regapp_registration_page", {})
-    when, part = kept.get(event.id, (None, None))
-    if when is None or monotonic() - when >= current_app.config["REGISTRATION_PAGE_MAX_AGE"]:
-        when = monotonic()
-        part = _render(event, form)
-        kept[event.id] = (when, part)  # threads may both render it: the same page, no harm
-    return part
-
-
-def _render(event: Event, form) -> Markup:
     return Markup(
         render_template(
             "registration/_event_part.html",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -68,18 +68,21 @@ class SessionSeats:
 
 def seat_counts(session_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Confirmed and waitlisted registrations per session, counted by the database."""
-    rows = db.session.execute(
-        select(Registration.session_id, Registration.status, func.count())
-        .where(
-            Registration.session_id.in_(list(session_ids)),
-            Registration.status != RegistrationStatus.CANCELLED,
-        )
-        .group_by(Registration.session_id, Registration.status)
-    )
+    rows = db.session.execute(_SEAT_COUNTS, {"ids": list(session_ids)})
     counts: dict[int, dict[str, int]] = {}
     for session_id, status, count in rows:
         counts.setdefault(session_id, {})[status] = count
     return counts
+
+
+_SEAT_COUNTS = (
+    select(Registration.session_id, Registration.status, func.count())
+    .where(
+        Registration.session_id.in_(bindparam("ids", expanding=True)),
+        Registration.status != RegistrationStatus.CANCELLED,
+    )
+    .group_by(Registration.session_id, Registration.status)
+)
 
 
 def programme(event: Event) -> list[tuple[date, list[SessionSeats]]]:
@@ -364,16 +367,28 @@ def resend_manage_link(event: Event, email: str) -> None:
     wake_worker()
 
 
+NO_SUCH_SESSION = "One of the chosen sessions does not exist."
+
+
 def _lock_sessions(event_id: int, session_ids: Iterable[int]) -> list[EventSession]:
     """The event's sessions with these ids, locked for seat allocation, in id order."""
     ids = sorted(set(session_ids))
-    query = select(EventSession).where(EventSession.event_id == event_id, EventSession.id.in_(ids))
-    if current_app.config["SEAT_LOCKING"]:
-        query = query.with_for_update(key_share=True)
-    sessions = list(db.session.scalars(query.order_by(EventSession.id)))
+    query = _LOCK_SESSIONS if current_app.config["SEAT_LOCKING"] else _SESSIONS
+    sessions = list(db.session.scalars(query, {"event_id": event_id, "ids": ids}))
     if len(sessions) != len(ids):
-        raise RegistrationError("One of the chosen sessions does not exist.", field="sessions")
+        raise RegistrationError(NO_SUCH_SESSION, field="sessions")
     return sessions
+
+
+_SESSIONS = (
+    select(EventSession)
+    .where(
+        EventSession.event_id == bindparam("event_id"),
+        EventSession.id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(EventSession.id)
+)
+_LOCK_SESSIONS = _SESSIONS.with_for_update(key_share=True)
 
 
 def _refuse_closed(sessions: Iterable[EventSession], now: datetime) -> None:

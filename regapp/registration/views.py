@@ -41,10 +41,10 @@ def participant_or_404(token: str):
 @bp.route("/e/<slug>/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT"], methods=["POST"])
 def register(slug: str):
+    if (page_kept := page.kept(slug)) is not None:
+        return page_kept
     event = get_event_or_404(slug)
     form = RegistrationForm()
-    if form.is_submitted():
-        form.set_sessions(event)  # the sessions it may choose (a GET needs no list of them)
     if form.validate_on_submit():
         if form.filled_by_a_bot():
             # Looks like success (a redirect and a thank-you) so the bot moves on; nothing saved.
@@ -56,13 +56,15 @@ def register(slug: str):
             attach_error(form, error)
         else:
             return redirect(url_for(".confirmation", token=participant.manage_token), 303)
-    return render_template(
+    rendered = render_template(
         "registration/register.html",
         event=event,
         form=form,
         closed_reason=event.registration_closed_reason(utcnow()),
         event_part=page.event_part(event, form),
-    ), (422 if form.errors else 200)
+    )
+    page.keep(slug, rendered)
+    return rendered, (422 if form.errors else 200)
 
 
 @bp.get("/manage/<token>/confirmation")
@@ -79,7 +81,6 @@ def manage(token: str):
 def change_sessions(token: str):
     participant = participant_or_404(token)
     form = SessionsForm()
-    form.set_sessions(participant.event)
     if form.validate_on_submit():
         try:
             services.change_sessions(participant, form.sessions.data)
@@ -143,7 +144,6 @@ def _manage_page(participant, *, confirmation=False, sessions_form=None, status=
             formdata=None,
             sessions=[r.session_id for r in participant.registrations if r.is_active],
         )
-        sessions_form.set_sessions(participant.event)
     registrations = sorted(
         participant.registrations, key=lambda r: (r.session.starts_at, r.session.position)
     )
