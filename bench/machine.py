@@ -4,6 +4,7 @@ recording a run's figures in ``bench/README.md``."""
 import math
 import os
 import platform
+import time
 from argparse import ArgumentParser
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -40,11 +41,27 @@ def packages(*names: str) -> str:
     return ", ".join(f"{name} {version(name)}" for name in names)
 
 
+def python_speed() -> str:
+    """How fast this machine runs Python now: the best of five runs of a fixed loop. Machines
+    of the same kind, and one machine from hour to hour, differ by up to half (other tenants),
+    and every figure of a run moves with this one, so it is recorded beside them."""
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for n in range(1_000_000):
+            total += n % 7
+        best = min(best, time.perf_counter() - start)
+    return f"fixed Python loop {best * 1000:.0f} ms (lower is faster)"
+
+
 def describe(load: str | None, *details: str) -> str:
     """The platform, CPU and cores (with ``load``, a note on the load average, in brackets),
-    Python, then the ``details`` (database servers, package versions ...), ``;`` between them."""
+    Python and its speed now, then the ``details`` (database servers, package versions ...),
+    ``;`` between them."""
     cores = f"{cpu_model()}, {os.cpu_count()} cores" + (f" ({load})" if load else "")
-    return "; ".join([platform.platform(), cores, f"Python {platform.python_version()}", *details])
+    python = f"Python {platform.python_version()} ({python_speed()})"
+    return "; ".join([platform.platform(), cores, python, *details])
 
 
 def markdown_table(header: list[str], align: str, rows: list[list]) -> str:
