@@ -108,6 +108,14 @@ def stop(*servers: Server) -> None:
             server.process.wait()
 
 
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (on 127.0.0.1), from the kernel's own table."""
+    local = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[1] == local and row[3] == "0A")  # 0A: LISTEN
+
+
 class NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None  # a 303 is an answer to look at, not to follow
@@ -210,6 +218,9 @@ def test_gunicorn_serves_the_app_and_each_worker_sends_mail(
         # The worker that answered sends the confirmation from its own outbox thread.
         wait_for(lambda: sent_messages() == 1, 15, "the confirmation to be sent")
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+        # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads the
+        # connections over them, instead of the first worker awake taking them all.
+        assert listening_sockets(server.port) == 2
     finally:
         stop(server)
     log = server.log.read_text()
