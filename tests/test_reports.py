@@ -123,6 +123,11 @@ def test_filters_apply_to_every_panel(forum):
     by_session = ReportFilter(session_id=panel.id)
     assert services.totals(forum, by_session)["registered"] == 1  # b waits: no seat, not counted
     assert services.totals(forum, by_session)["checked_in"] == 1
+    # Someone from Türkiye only waits for the panel: no seat, so neither country nor
+    # organisation counts for it.
+    register(forum, ParticipantDetails("F", "f@x.org", "TR", "TİKA", "", "delegate"), [panel.id])
+    assert services.totals(forum, by_session)["countries"] == 1
+    assert services.totals(forum, by_session)["organisations"] == 1
     assert [r["title"] for r in services.sessions_table(forum, by_session)] == ["Panel"]
     kz = ReportFilter(country="KZ")
     assert services.totals(forum, kz)["registered"] == 2

@@ -259,15 +259,19 @@ def _rows(query: Select) -> list:
 
 def totals(event: Event, f: ReportFilter) -> dict:
     s = scope(event, f)
-    seated = Participant.seats.bitwise_and(s.mask) != 0
+    # Counted per country (about 150 groups), then added up: cheaper than counting distinct
+    # countries over every person (a sort, which PostgreSQL spilled to disk at 100,000).
+    counts = [
+        _having(Participant.seats, s.mask).label("registered"),
+        _having(ATTENDED, s.mask).label("checked_in"),
+        _having(Participant.in_person, s.mask).label("in_person"),
+        _having(Participant.online, s.mask).label("online"),
+    ]
+    per_country = _grouped(s, "country", *counts).subquery().c
     registered, checked_in, in_person, online, countries_ = _rows(
-        _people(
-            s,
-            _having(Participant.seats, s.mask),
-            _having(ATTENDED, s.mask),
-            _having(Participant.in_person, s.mask),
-            _having(Participant.online, s.mask),
-            func.count(func.distinct(case((seated, Participant.country)))),
+        select(
+            *(func.coalesce(func.sum(per_country[c.name]), 0) for c in counts),
+            func.count(case((per_country.registered != 0, 1))),
         )
     )[0]
     by_organisation = _grouped(s, "organisation", _having(Participant.seats, s.mask).label("n"))
