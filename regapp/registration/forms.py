@@ -26,13 +26,14 @@ class SessionChoiceField(Field):
         self.data = list(value or [])
 
     def process_formdata(self, valuelist):
+        self.data = []
         try:
-            self.data = [int(v) for v in valuelist]
+            ids = [int(v) for v in valuelist]
         except ValueError:
-            self.data = []
-        if len(self.data) != len(valuelist) or not all(map(is_row_id, self.data)):
-            self.data = []
+            raise ValueError(NO_SUCH_SESSION) from None
+        if not all(map(is_row_id, ids)):
             raise ValueError(NO_SUCH_SESSION)
+        self.data = ids
 
 
 def _sessions_field() -> SessionChoiceField:
