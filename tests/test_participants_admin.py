@@ -193,7 +193,7 @@ def test_a_page_is_one_count_and_one_page_query(app, forum):
         person(forum, f"Person {i:02d}", f"p{i}@example.org", [opening, panel])
     db.session.rollback()
     f = ParticipantFilter(q="person", session_id=panel.id, checked_in=False)
-    assert forum.id  # loaded now, not while counting
+    assert forum.id and forum.sessions  # loaded now (as the filter reads them), not while counting
     statements = []
 
     def count(conn, cursor, statement, *args):

@@ -112,6 +112,11 @@ class Participant(db.Model):
     )
 
     @property
+    def attended(self) -> int:
+        """The sessions (mask bits) they are checked in to, in the hall or online."""
+        return self.in_person | self.online
+
+    @property
     def active_code(self) -> AccessCode | None:
         return next((c for c in self.codes if c.status == CodeStatus.ACTIVE), None)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, delete, func, not_, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, delete, func, literal, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -139,13 +139,13 @@ def _among(ids, *, negate: bool = False) -> ColumnElement[bool]:
     return not_(ids.where(ids.selected_columns[0] == Participant.id).exists())
 
 
-def _checked_in(session_id: int | None = None, *, negate: bool = False) -> ColumnElement[bool]:
-    """The participant has (or, with ``negate``, has no) effective check-in (for the session)."""
-    present = effective_checkins(many=True).with_only_columns(CheckIn.participant_id)
-    present = present.where(CheckIn.participant_id.is_not(None))
-    if session_id is not None:
-        present = present.where(CheckIn.session_id == session_id)
-    return _among(present, negate=negate)
+def _checked_in(mask: int | None, *, negate: bool = False) -> ColumnElement[bool]:
+    """The participant is (or, with ``negate``, is not) checked in, in the hall or online, to
+    the session of ``mask`` (:attr:`EventSession.mask`), or to any with ``None``."""
+    attended = Participant.in_person.bitwise_or(Participant.online)
+    if mask is not None:
+        attended = attended.bitwise_and(literal(mask, BigInteger))
+    return attended == 0 if negate else attended != 0
 
 
 def _has_registration(*conditions, negate: bool = False) -> ColumnElement[bool]:
@@ -183,7 +183,8 @@ def _conditions(event: Event, f: ParticipantFilter) -> list[ColumnElement[bool]]
     if f.category:
         conditions.append(Participant.category == f.category)
     if f.checked_in is not None:
-        conditions.append(_checked_in(f.session_id, negate=not f.checked_in))
+        mask = _session_mask(event, f.session_id) if f.session_id is not None else None
+        conditions.append(_checked_in(mask, negate=not f.checked_in))
     return conditions
 
 
@@ -191,16 +192,35 @@ def _name_order():
     return func.lower(Participant.full_name), Participant.id
 
 
+def _session_mask(event: Event, session_id: int) -> int:
+    return next(s.mask for s in event.sessions if s.id == session_id)
+
+
 @dataclass(frozen=True)
 class ListRow:
+    """A participant as the list shows them: their counts come from the attendance masks."""
+
     participant: Participant
-    confirmed: int
-    waitlisted: int
-    #: Sessions checked in for (in the hall or online).
-    checked_in: int
-    #: With a session filter: the status in that session, and whether checked in for it.
+    #: With a session filter: the status in that session, and that session's mask bit.
     session_status: str | None = None
-    session_checked_in: bool = False
+    session_mask: int = 0
+
+    @property
+    def confirmed(self) -> int:
+        return self.participant.seats.bit_count()
+
+    @property
+    def waitlisted(self) -> int:
+        return self.participant.waitlisted.bit_count()
+
+    @property
+    def checked_in(self) -> int:
+        """Sessions checked in for (in the hall or online)."""
+        return self.participant.attended.bit_count()
+
+    @property
+    def session_checked_in(self) -> bool:
+        return bool(self.participant.attended & self.session_mask)
 
     @property
     def is_cancelled(self) -> bool:
@@ -248,34 +268,21 @@ def participant_page(
         .subquery("page_ids")
     )
 
-    def seats(status):
-        return (
-            select(func.count())
-            .where(Registration.participant_id == Participant.id, Registration.status == status)
-            .scalar_subquery()
-        )
-
-    present = effective_checkins().where(CheckIn.participant_id == Participant.id)
-    columns = [
-        Participant,
-        seats(RegistrationStatus.CONFIRMED),
-        seats(RegistrationStatus.WAITLISTED),
-        present.with_only_columns(func.count(func.distinct(CheckIn.session_id))).scalar_subquery(),
-    ]
+    columns = [Participant]
     if f.session_id is not None:
-        columns += [
+        columns.append(
             select(Registration.status)
             .where(
                 Registration.participant_id == Participant.id,
                 Registration.session_id == f.session_id,
             )
-            .scalar_subquery(),
-            present.where(CheckIn.session_id == f.session_id).exists(),
-        ]
+            .scalar_subquery()
+        )
     rows = db.session.execute(
         select(*columns).join(page_ids, page_ids.c.id == Participant.id).order_by(*_name_order())
     ).all()
-    return ListPage([ListRow(*row) for row in rows], total, page, per_page)
+    mask = _session_mask(event, f.session_id) if f.session_id is not None else 0
+    return ListPage([ListRow(*row, session_mask=mask) for row in rows], total, page, per_page)
 
 
 def badge_candidates(event: Event, *, ids: Iterable[int] = (), f: ParticipantFilter | None = None):
