@@ -4,6 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from regapp.auth.services import create_staff
@@ -102,6 +103,26 @@ def test_second_scan_says_when_and_where_the_first_was(scanner, forum):
     assert again["counts"]["checked_in"] == 1
     assert log() == [("ok", "North door"), ("already_checked_in", "South door")]
     assert first["checkin_id"] != again["checkin_id"]
+
+
+def test_only_a_repeat_scan_looks_up_the_earlier_check_in(scanner, forum):
+    """The participant's attendance mask, read with their row, says whether there is an
+    earlier check-in: a first scan (most of a door rush) does not search the log for one."""
+    amina = person(forum, "amina@example.org", "Opening session")
+    lookups = []
+
+    def record(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "checkins.gate" in statement:
+            lookups.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert scan(scanner, forum, amina.active_code.code)["status"] == "ok"
+        assert lookups == []
+        assert scan(scanner, forum, amina.active_code.code)["status"] == "already_checked_in"
+        assert len(lookups) == 1
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_not_registered_lists_the_sessions_they_hold(scanner, forum):
