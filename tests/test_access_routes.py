@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.security import generate_password_hash
 
-from regapp.checkin.services import Scan, record_scan
+from regapp.checkin.services import Door, Scan, record_scan
 from regapp.extensions import db
 from regapp.models import DeviceToken, Event, EventSession, ImportJob, Role, StaffUser
 from regapp.registration.services import ParticipantDetails, register
@@ -246,7 +246,7 @@ def _fill(event: Event, ids: EventIds, organisation: str) -> None:
     person = register(event, details, [session.id])
     ids.participant_id, ids.manage_token = person.id, person.manage_token
     ids.join_token, ids.code = person.join_token, person.active_code.code
-    ids.checkin_id = record_scan(Scan(session=session, participant_id=person.id)).checkin_id
+    ids.checkin_id = record_scan(Scan(Door.of(session), participant_id=person.id)).checkin_id
     device, ids.device_token = DeviceToken.issue(event, f"Door of {event.slug}")
     db.session.add(device)
     db.session.commit()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from regapp.auth.services import create_staff
-from regapp.checkin.services import Scan, record_scan
+from regapp.checkin.services import Door, Scan, record_scan
 from regapp.database import begin_write
 from regapp.extensions import db
 from regapp.models import (
@@ -523,7 +523,7 @@ def test_a_session_people_hold_is_not_removed_and_closing_registration_is_offere
 
 def test_a_session_with_check_ins_is_not_removed(client, forum):
     session = forum.sessions[0]
-    record_scan(Scan(session=session, code="R1-NOT-A-REAL-CODE"))
+    record_scan(Scan(Door.of(session), code="R1-NOT-A-REAL-CODE"))
 
     response = client.post(f"{session_page(forum)}/{session.id}/remove", follow_redirects=True)
 

@@ -1,6 +1,7 @@
 """Door check-in: verdicts, the log, undo, walk-ins, online attendance, and the API's rules."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -244,6 +245,38 @@ def test_api_refuses_callers_without_the_right_credentials(client, make_app, for
     assert client.post("/api/v1/checkins", json=body, headers=headers).status_code == 401
     wrong = {"Authorization": "Bearer not-a-token"}
     assert client.post("/api/v1/checkins", json=body, headers=wrong).status_code == 401
+
+
+def test_another_process_sees_a_revoked_device_and_a_closed_door_within_the_lookup_age(
+    make_app, forum
+):
+    """A server process keeps the session and the device of a scan for CHECKIN_LOOKUP_MAX_AGE
+    seconds; changes made on another process (here: another app) show once that has passed."""
+    door_app = make_app(CHECKIN_LOOKUP_MAX_AGE=0.3)
+    amina = person(forum, "amina@example.org", "Opening session")
+    bola = person(forum, "bola@example.org", "Opening session")
+    device, token = DeviceToken.issue(forum, "Phone 1")
+    db.session.add(device)
+    db.session.commit()
+    opening = session(forum, "Opening session")
+    body = {"code": amina.active_code.code, "session_id": opening.id}
+    headers = {"Authorization": f"Bearer {token}"}
+    door = door_app.test_client()
+    assert door.post("/api/v1/checkins", json=body, headers=headers).get_json()["status"] == "ok"
+
+    db.session.rollback()  # end this (other) process's read, older than the scan's write
+    opening.checkin_closes_at = NOW - timedelta(minutes=1)
+    device.revoke()
+    db.session.commit()
+    time.sleep(0.35)
+    body["code"] = bola.active_code.code
+    assert door.post("/api/v1/checkins", json=body, headers=headers).status_code == 401
+    another, token = DeviceToken.issue(forum, "Phone 2")
+    db.session.add(another)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = door.post("/api/v1/checkins", json=body, headers=headers).get_json()
+    assert answer["status"] == "outside_window"
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from regapp.auth.services import create_staff
-from regapp.checkin.services import Scan, record_scan
+from regapp.checkin.services import Door, Scan, record_scan
 from regapp.extensions import db
 from regapp.models import Channel, Event, Role
 from regapp.registration.services import ParticipantDetails, register
@@ -160,7 +160,7 @@ def forum(app, make_event):
         (chen, opening, Channel.ONLINE, SLOT + timedelta(minutes=4)),
         (dana, workshop, Channel.IN_PERSON, SLOT + timedelta(minutes=6)),
     ):
-        scan = Scan(session=session, participant_id=who.id, channel=channel)
+        scan = Scan(Door.of(session), participant_id=who.id, channel=channel)
         result = record_scan(scan, now=at)
         assert result.verdict == "ok", result.entry.message
     return event

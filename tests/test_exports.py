@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event as sa_event
 
 from regapp.auth.services import create_staff
-from regapp.checkin.services import Scan, annul, record_scan
+from regapp.checkin.services import Door, Scan, annul, record_scan
 from regapp.extensions import db
 from regapp.models import Channel, Role
 from regapp.registration.services import ParticipantDetails, cancel_participation, register
@@ -39,7 +39,7 @@ def person(event, name, email, country, organisation, *titles, job_title="", cat
 
 def check_in(event, participant, title, channel=Channel.IN_PERSON):
     session = next(s for s in event.sessions if s.title == title)
-    scan = Scan(session, participant_id=participant.id, channel=channel, gate="North door")
+    scan = Scan(Door.of(session), participant_id=participant.id, channel=channel, gate="North door")
     result = record_scan(scan, now=session.starts_at + timedelta(minutes=5))
     assert result.verdict == "ok", result.entry.message
     return result.entry
@@ -85,7 +85,7 @@ def forum(app, make_event):
     check_in(event, jp, "Opening session", Channel.ONLINE)
     check_in(event, jp, "Panel 1")
     refused = record_scan(
-        Scan(next(s for s in event.sessions if s.title == "Panel 1"), participant_id=li.id,
+        Scan(Door.of(next(s for s in event.sessions if s.title == "Panel 1")), participant_id=li.id,
              channel=Channel.ONLINE),
         now=event.sessions[1].starts_at,
     )  # fmt: skip

@@ -13,7 +13,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from regapp.auth.services import create_staff
-from regapp.checkin.services import Scan, annul, record_scan
+from regapp.checkin.services import Door, Scan, annul, record_scan
 from regapp.extensions import db
 from regapp.models import (
     AuditEntry,
@@ -146,8 +146,8 @@ def test_list_filters_by_session_status_country_category_and_check_in(organiser,
     chen = person(forum, "Chen", "chen@example.org", [opening], country="CN", category="speaker")
     dara = person(forum, "Dara", "dara@example.org", [opening], country="AZ")
     organiser.post(f"{detail_url(dara)}/cancel", data={"confirm": "y"})
-    record_scan(Scan(session=opening, participant_id=amina.id), now=opening.starts_at)
-    record_scan(Scan(session=opening, participant_id=chen.id), now=opening.starts_at)
+    record_scan(Scan(Door.of(opening), participant_id=amina.id), now=opening.starts_at)
+    record_scan(Scan(Door.of(opening), participant_id=chen.id), now=opening.starts_at)
 
     assert names_listed(organiser, f"?session={panel.id}") == ["Amina", "Bola"]
     assert names_listed(organiser, f"?session={panel.id}&status=waitlisted") == ["Bola"]
@@ -162,7 +162,7 @@ def test_list_filters_by_session_status_country_category_and_check_in(organiser,
     assert names_listed(organiser, f"?session={panel.id}&checked_in=no") == ["Amina", "Bola"]
     assert names_listed(organiser, f"?session={opening.id}&checked_in=yes&country=CN") == ["Chen"]
     # An undone check-in no longer counts.
-    undo = record_scan(Scan(session=opening, participant_id=chen.id), now=opening.starts_at)
+    undo = record_scan(Scan(Door.of(opening), participant_id=chen.id), now=opening.starts_at)
     assert undo.verdict == "already_checked_in"
     annul(undo.earlier, "wrong person", staff=None)
     assert names_listed(organiser, "?checked_in=yes") == ["Amina"]
@@ -468,7 +468,7 @@ def test_new_code_revokes_the_old_one_and_emails_the_new(organiser, forum):
     assert after.active_code.code != old
     assert queued(amina)[-1][0] == MessageKind.NEW_CODE
     assert len(audit_entries("participant.new_code")) == 1
-    scan = record_scan(Scan(session=forum.sessions[0], code=old), now=forum.sessions[0].starts_at)
+    scan = record_scan(Scan(Door.of(forum.sessions[0]), code=old), now=forum.sessions[0].starts_at)
     assert scan.verdict == "revoked_code"
 
 
@@ -481,12 +481,12 @@ def test_scan_history_lists_every_verdict_in_the_event_time_zone(organiser, foru
     db.session.commit()
     at = opening.starts_at - timedelta(minutes=10)
     code = amina.active_code.code
-    ok = record_scan(Scan(session=opening, code=code, gate="North door", staff=door), now=at)
+    ok = record_scan(Scan(Door.of(opening), code=code, gate="North door", staff=door), now=at)
     record_scan(
-        Scan(session=opening, code=code, gate="South door", device=device),
+        Scan(Door.of(opening), code=code, gate="South door", device=device),
         now=at + timedelta(minutes=1),
     )
-    record_scan(Scan(session=panel, code=code, gate="Hall B", staff=door), now=panel.starts_at)
+    record_scan(Scan(Door.of(panel), code=code, gate="Hall B", staff=door), now=panel.starts_at)
     assert ok.verdict == "ok"
 
     page = organiser.get(detail_url(amina)).text

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from regapp.checkin.services import Scan, record_scan
+from regapp.checkin.services import Door, Scan, record_scan
 from regapp.extensions import db
 from regapp.mail.outbox import deliver_due
 from regapp.models import (
@@ -83,7 +83,7 @@ def test_export_holds_what_we_know_of_the_participant_and_nothing_of_others(orga
     bola = person(forum, "Bola Adeyemi", "bola@example.org", [opening])
     organiser.post(f"{detail_url(amina)}/new-code")
     code = fresh(amina).active_code.code
-    record_scan(Scan(session=opening, code=code, gate="North door"), now=opening.starts_at)
+    record_scan(Scan(Door.of(opening), code=code, gate="North door"), now=opening.starts_at)
     deliver_due()  # fails (no mail server on port 25): the attempts show in the export
 
     response = organiser.get(f"{detail_url(amina)}/export.json")
@@ -158,7 +158,7 @@ def test_erasure_removes_personal_data_and_keeps_the_counts(organiser, forum):
     person(forum, "Bola", "bola@example.org", [opening])
     old = fresh(amina)
     manage, join, code = old.manage_token, old.join_token, old.active_code.code
-    record_scan(Scan(session=opening, code=code, gate="North door"), now=opening.starts_at)
+    record_scan(Scan(Door.of(opening), code=code, gate="North door"), now=opening.starts_at)
     # One email went out and failed; another is still waiting.
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.participant_id == old.id))
     message.status, message.last_error = MessageStatus.FAILED, "550 <amina@example.org> unknown"
@@ -196,7 +196,7 @@ def test_erasure_removes_personal_data_and_keeps_the_counts(organiser, forum):
         in organiser.get(f"/manage/{manage}").text
     )
     assert organiser.get(f"/join/{join}/{panel.id}").status_code == 404
-    scan = record_scan(Scan(session=opening, code=code), now=opening.starts_at)
+    scan = record_scan(Scan(Door.of(opening), code=code), now=opening.starts_at)
     assert scan.verdict == "revoked_code"
 
     # The audit log says who erased whom, by id only.

@@ -8,7 +8,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 
 from regapp.auth.services import create_staff
-from regapp.checkin.services import Scan, annul, record_scan
+from regapp.checkin.services import Door, Scan, annul, record_scan
 from regapp.extensions import db
 from regapp.models import Channel, CheckIn, Participant, Role
 from regapp.models.participants import CHECK_IN_MASK
@@ -51,7 +51,7 @@ def forum(app, make_event):
             [s.id for s in sessions],
         )
     checkin = lambda who, session, channel=Channel.IN_PERSON: record_scan(  # noqa: E731
-        Scan(session=session, participant_id=people[who].id, channel=channel)
+        Scan(Door.of(session), participant_id=people[who].id, channel=channel)
     )
     checkin("a", opening)
     checkin("a", opening)  # a second scan: still one person
@@ -157,7 +157,7 @@ def test_arrivals_leave_out_check_ins_that_were_undone(app, make_event):
     event = make_event({"starts_at": NOW - timedelta(minutes=10)})
     details = ParticipantDetails("Lone", "lone@x.org", "KZ", "", "", "delegate")
     person = register(event, details, [event.sessions[0].id])
-    scan = record_scan(Scan(session=event.sessions[0], participant_id=person.id))
+    scan = record_scan(Scan(Door.of(event.sessions[0]), participant_id=person.id))
     assert [s["in_person"] for s in services.arrivals(event, ReportFilter())] == [1]
 
     annul(scan.entry, "wrong person", None)
@@ -264,7 +264,7 @@ def test_kept_answers_give_way_to_every_change_at_once(client, forum):
     assert counting_statements(client, f"{base}/totals?country=KZ") > 0  # another filter
 
     emma = db.session.scalar(select(Participant).where(Participant.email == "e@x.org"))
-    scan = record_scan(Scan(session=opening, participant_id=emma.id))
+    scan = record_scan(Scan(Door.of(opening), participant_id=emma.id))
     assert live("totals")["checked_in"] == 4  # a scan
     assert live("sessions")[0]["checked_in"] == 4
     annul(scan.entry, "wrong person", None)
@@ -307,7 +307,7 @@ def test_a_check_in_undone_then_made_again_counts_once(forum):
     everyone = ReportFilter()
     assert services.totals(forum, everyone)["checked_in"] == 3  # still at the panel
     assert services.sessions_table(forum, everyone)[0]["checked_in"] == 2
-    again = record_scan(Scan(session=opening, participant_id=amina.id))
+    again = record_scan(Scan(Door.of(opening), participant_id=amina.id))
     assert again.verdict == "ok"
     assert services.sessions_table(forum, everyone)[0]["checked_in"] == 3
     assert services.totals(forum, everyone)["in_person"] == 2  # a and c, once each

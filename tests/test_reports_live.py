@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
-from regapp.checkin.services import Scan, annul, effective_checkins, record_scan
+from regapp.checkin.services import Door, Scan, annul, effective_checkins, record_scan
 from regapp.extensions import db
 from regapp.models import (
     CATEGORIES,
@@ -90,7 +90,7 @@ def scan_and_undo(event, pick: random.Random, people: list[int]) -> None:
     for _ in range(pick.randint(1, 3)):
         session = pick.choice(event.sessions)
         channel = pick.choice([Channel.IN_PERSON, Channel.IN_PERSON, Channel.ONLINE])
-        record_scan(Scan(session=session, participant_id=pick.choice(people), channel=channel))
+        record_scan(Scan(Door.of(session), participant_id=pick.choice(people), channel=channel))
     standing = db.session.scalars(effective_checkins()).all()
     if standing and pick.random() < 0.4:
         annul(pick.choice(standing), "wrong person", None)
@@ -147,7 +147,7 @@ def test_concurrent_changes_to_one_persons_masks_all_count(make_app, make_event)
             with app.app_context():
                 session = db.session.get(EventSession, session_id)
                 barrier.wait()
-                return record_scan(Scan(session=session, participant_id=person)).verdict
+                return record_scan(Scan(Door.of(session), participant_id=person)).verdict
 
         with ThreadPoolExecutor(len(session_ids)) as pool:
             assert list(pool.map(scan, session_ids)) == ["ok"] * len(session_ids)

@@ -8,6 +8,7 @@ from flask import abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 
+from ..checkin.kept import DEVICES, kept
 from ..extensions import csrf, db, login_manager
 from ..models import DeviceToken, Event, Role, StaffUser, hash_token
 
@@ -42,7 +43,7 @@ def role_required(role: Role):
                 event = db.session.scalar(select(Event).where(Event.slug == kwargs["slug"]))
                 if event is None:
                     abort(404)
-                if not current_user.can_access(event):
+                if not current_user.can_access(event.id):
                     abort(403)
             return view(*args, **kwargs)
 
@@ -74,10 +75,15 @@ class Actor:
     staff: StaffUser | None = None
     device: Device | None = None
 
-    def may_use(self, event: Event, role: Role = Role.SCANNER) -> bool:
+    def may_use(self, event_id: int, role: Role = Role.SCANNER) -> bool:
         if self.device is not None:
-            return self.device.event_id == event.id and role == Role.SCANNER
-        return self.staff.has_role(role) and self.staff.can_access(event)
+            return self.device.event_id == event_id and role == Role.SCANNER
+        return self.staff.has_role(role) and self.staff.can_access(event_id)
+
+
+def _valid_device(token_hash: str) -> Device | None:
+    found = db.session.connection().execute(_VALID_DEVICE_BY_HASH, {"hash": token_hash})
+    return Device(*row) if (row := found.first()) else None
 
 
 #: Built once: every scan runs it, and building a statement costs more than running it.
@@ -91,11 +97,10 @@ def api_actor() -> Actor:
     its CSRF token. Raises :class:`ApiAuthError` (401) when neither is valid."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        token_hash = hash_token(header[7:].strip())
-        found = db.session.connection().execute(_VALID_DEVICE_BY_HASH, {"hash": token_hash})
-        if (row := found.first()) is None:
+        device = kept(DEVICES, hash_token(header[7:].strip()), _valid_device)
+        if device is None:
             raise ApiAuthError(401, "unauthenticated", "This device token is unknown or revoked.")
-        return Actor(device=Device(*row))
+        return Actor(device=device)
     if current_user.is_authenticated:
         if current_app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()  # cookie-authenticated calls must prove they come from our own pages

@@ -90,5 +90,5 @@ def logout():
 def home():
     events = db.session.scalars(select(Event).order_by(Event.registration_closes_at, Event.id))
     return render_template(
-        "auth/home.html", events=[e for e in events if current_user.can_access(e)]
+        "auth/home.html", events=[e for e in events if current_user.can_access(e.id)]
     )

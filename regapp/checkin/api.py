@@ -4,8 +4,6 @@ Every answer is JSON: 200 with a ``status`` for every verdict, 401 or 403 for wh
 422 with ``errors`` for malformed input.
 """
 
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -17,7 +15,7 @@ from ..inputs import has_control_characters, is_row_id
 from ..models import Role, Verdict
 from ..registration.services import RegistrationError, add_walk_in
 from . import services, throttle
-from .services import Scan, ScanResult
+from .services import Door, Scan, ScanResult
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # device tokens carry no CSRF token; cookie callers are checked in api_actor()
@@ -79,16 +77,16 @@ def _text(body: dict, name: str, max_length: int, required: bool = False) -> str
     return value.strip()
 
 
-def _session_for(actor: Actor, session_id: int, role: Role = Role.SCANNER):
-    session = services.find_session(session_id)
-    if session is None:
+def _door_for(actor: Actor, session_id: int, role: Role = Role.SCANNER) -> Door:
+    door = services.find_door(session_id)
+    if door is None:
         raise Invalid({"session_id": "No such session."})
-    if not actor.may_use(session.event, role):
+    if not actor.may_use(door.event_id, role):
         raise ApiAuthError(403, "forbidden", "Not allowed for this event.")
-    return session
+    return door
 
 
-def _scan_json(result: ScanResult, session_id: int, zone: ZoneInfo) -> dict:
+def _scan_json(result: ScanResult, door: Door) -> dict:
     """The answer to a scan, from the result alone (its ORM objects were expired by the commit,
     and reading them again would cost queries)."""
     person = result.person
@@ -106,11 +104,11 @@ def _scan_json(result: ScanResult, session_id: int, zone: ZoneInfo) -> dict:
             "country_name": countries.name(person.country),
             "category": person.category,
         },
-        "counts": services.session_counts(session_id),
+        "counts": services.session_counts(door.session_id),
     }
     if result.earlier is not None:
         answer["checked_in_at"] = result.earlier.created_at.isoformat()
-        answer["checked_in_at_local"] = f"{result.earlier.created_at.astimezone(zone):%H:%M}"
+        answer["checked_in_at_local"] = f"{result.earlier.created_at.astimezone(door.zone):%H:%M}"
         answer["gate"] = result.earlier.gate
     if result.verdict in (Verdict.NOT_REGISTERED, Verdict.CANCELLED):
         answer["sessions"] = [
@@ -120,13 +118,13 @@ def _scan_json(result: ScanResult, session_id: int, zone: ZoneInfo) -> dict:
 
 
 def _scan_from(body: dict, actor: Actor, role: Role = Role.SCANNER) -> Scan:
-    session = _session_for(actor, _int(body, "session_id"), role)
+    door = _door_for(actor, _int(body, "session_id"), role)
     code = _text(body, "code", 200)
     participant_id = _int(body, "participant_id", required=False)
     if (code is None) == (participant_id is None):
         raise Invalid({"code": "Send either a code or a participant_id."})
     return Scan(
-        session=session,
+        door=door,
         code=code,
         participant_id=participant_id,
         gate=_text(body, "gate", 80) or "",
@@ -140,12 +138,11 @@ def _scan_from(body: dict, actor: Actor, role: Role = Role.SCANNER) -> Scan:
 def create_checkin():
     actor = api_actor()
     scan = _scan_from(_body(), actor)
-    session_id, zone = scan.session.id, scan.session.event.zone
     if (refused := throttle.refusal(actor)) is not None:
         return refused  # too many unknown codes lately: not even looked up
     result = services.record_scan(scan)
-    throttle.count(actor, session_id, result)
-    return jsonify(_scan_json(result, session_id, zone))
+    throttle.count(actor, scan.door.session_id, result)
+    return jsonify(_scan_json(result, scan.door))
 
 
 @bp.post("/checkins/<int:checkin_id>/annul")
@@ -155,7 +152,7 @@ def annul_checkin(checkin_id: int):
     entry = services.find_checkin(checkin_id)
     if entry is None:
         raise Invalid({"checkin_id": "No such check-in."})
-    session_id = _session_for(actor, entry.session_id).id
+    session_id = _door_for(actor, entry.session_id).session_id
     reason = _text(body, "reason", 500) if isinstance(body, dict) else None
     try:
         services.annul(entry, reason or "Undone at the door.", actor.staff, actor.device)
@@ -177,17 +174,16 @@ def walk_in():
     scan = _scan_from(_body(), actor, Role.ORGANISER)
     if scan.participant_id is None:
         raise Invalid({"participant_id": "Walk-ins need a participant_id."})
-    session_id, zone = scan.session.id, scan.session.event.zone
     try:
-        add_walk_in(scan.participant_id, scan.session)
+        add_walk_in(scan.participant_id, scan.door.event_id, scan.door.session_id)
     except RegistrationError as error:
         return _error(409, "no_seat", error.message)
-    return jsonify(_scan_json(services.record_scan(scan), session_id, zone))
+    return jsonify(_scan_json(services.record_scan(scan), scan.door))
 
 
 @bp.get("/sessions/<int:session_id>/search")
 def search(session_id: int):
-    session = _session_for(api_actor(), session_id)
+    door = _door_for(api_actor(), session_id)
     query = request.args.get("q", "").strip()
     if len(query) < 2 or len(query) > 100 or has_control_characters(query):
         raise Invalid({"q": "Type 2 to 100 characters."})
@@ -202,7 +198,7 @@ def search(session_id: int):
                     "registration": row["registration"],
                     "checked_in": row["checked_in"],
                 }
-                for row in services.search_participants(session, query)
+                for row in services.search_participants(door, query)
             ]
         }
     )
@@ -210,4 +206,4 @@ def search(session_id: int):
 
 @bp.get("/sessions/<int:session_id>/counts")
 def counts(session_id: int):
-    return jsonify(services.session_counts(_session_for(api_actor(), session_id).id))
+    return jsonify(services.session_counts(_door_for(api_actor(), session_id).session_id))

@@ -52,13 +52,40 @@ from ..models.types import utcnow
 from ..tickets.codes import InvalidCode, normalise
 from ..tickets.services import code_check_for
 from .counts import live_counts, note_checkin
+from .kept import DOORS, kept
+
+
+@dataclass(frozen=True)
+class Door:
+    """A session as its door needs it: values, not ORM objects, so that they outlive the
+    request's transaction (:func:`begin_write` expires the ORM objects read before it) and a
+    process can keep them between scans (:func:`find_door`)."""
+
+    session_id: int
+    event_id: int
+    title: str
+    mask: int
+    opens: datetime
+    closes: datetime
+    zone: ZoneInfo
+
+    @classmethod
+    def of(cls, session: EventSession) -> Door:
+        return cls(
+            session.id,
+            session.event_id,
+            session.title,
+            session.mask,
+            *session.checkin_window,
+            session.event.zone,
+        )
 
 
 @dataclass
 class Scan:
     """Who scanned, where, and what."""
 
-    session: EventSession
+    door: Door
     code: str | None = None
     participant_id: int | None = None
     gate: str = ""
@@ -130,33 +157,11 @@ def effective_checkins(*, many: bool = False, upto: int | None = None):
     )
 
 
-@dataclass(frozen=True)
-class _Door:
-    """What the verdict needs to know of the session, read before the write transaction
-    starts (:func:`begin_write` expires the ORM objects read so far)."""
-
-    session_id: int
-    event_id: int
-    title: str
-    mask: int
-    opens: datetime
-    closes: datetime
-    zone: ZoneInfo
-
-
 def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
     now = now or utcnow()
     if scan.nonce and (earlier := _by_nonce(scan.nonce)):
         return explain(earlier)
-    session = scan.session
-    door = _Door(
-        session.id,
-        session.event_id,
-        session.title,
-        session.mask,
-        *session.checkin_window,
-        session.event.zone,
-    )
+    door = scan.door
     entry = CheckIn(
         session_id=door.session_id,
         channel=scan.channel,
@@ -232,7 +237,7 @@ def _mark_checked_in(entry: CheckIn, mask: int, on: bool) -> None:
 
 
 def _identify(
-    scan: Scan, entry: CheckIn, door: _Door
+    scan: Scan, entry: CheckIn, door: Door
 ) -> tuple[Person | None, str | None, bool, bool]:
     """The participant scanned, their registration's status for the session, whether their
     attendance mask has them checked in to it on the scan's channel already, and whether the
@@ -340,7 +345,7 @@ def _judge(
     participant_id: int,
     registration: str | None,
     here: bool,
-    door: _Door,
+    door: Door,
     now: datetime,
 ) -> Row | None:
     """Sets the verdict on ``entry``; returns the earlier check-in for ``already_checked_in``.
@@ -464,8 +469,9 @@ def _count(session_id: int) -> tuple[int, int]:
     return tuple(db.session.connection().execute(_count_query(), {"session_id": session_id}).one())
 
 
-def search_participants(session: EventSession, query: str, limit: int = 20) -> list[dict]:
-    """People of the session's event whose name, email or organisation contains ``query``."""
+def search_participants(door: Door, query: str, limit: int = 20) -> list[dict]:
+    """People of the door's event whose name, email or organisation contains ``query``, with
+    their registration for its session and whether they are checked in to it in the hall."""
     needle = query.lower()
     registration = aliased(Registration)
     rows = db.session.execute(
@@ -474,11 +480,11 @@ def search_participants(session: EventSession, query: str, limit: int = 20) -> l
             registration,
             and_(
                 registration.participant_id == Participant.id,
-                registration.session_id == session.id,
+                registration.session_id == door.session_id,
             ),
         )
         .where(
-            Participant.event_id == session.event_id,
+            Participant.event_id == door.event_id,
             or_(
                 func.lower(Participant.full_name).contains(needle, autoescape=True),
                 func.lower(Participant.email).contains(needle, autoescape=True),
@@ -488,24 +494,8 @@ def search_participants(session: EventSession, query: str, limit: int = 20) -> l
         .order_by(Participant.full_name)
         .limit(limit)
     ).all()
-    ids = [p.id for p, _ in rows]
-    checked = set(
-        db.session.scalars(
-            select(CheckIn.participant_id).where(
-                CheckIn.id.in_(
-                    effective_checkins()
-                    .where(
-                        CheckIn.session_id == session.id,
-                        CheckIn.participant_id.in_(ids),
-                        CheckIn.channel == Channel.IN_PERSON,
-                    )
-                    .with_only_columns(CheckIn.id)
-                )
-            )
-        )
-    )
     return [
-        {"participant": p, "registration": status, "checked_in": p.id in checked}
+        {"participant": p, "registration": status, "checked_in": bool(p.in_person & door.mask)}
         for p, status in rows
     ]
 
@@ -523,6 +513,17 @@ def current_session(event: Event, now: datetime | None = None) -> EventSession |
 def find_session(session_id: int) -> EventSession | None:
     """The session with its event (one query: a scan needs both)."""
     return db.session.scalar(_session_query(), {"id": session_id})
+
+
+def find_door(session_id: int) -> Door | None:
+    """The session ``session_id`` as its door needs it, kept by the process for a moment
+    (:mod:`regapp.checkin.kept`)."""
+    return kept(DOORS, session_id, _read_door)
+
+
+def _read_door(session_id: int) -> Door | None:
+    session = find_session(session_id)
+    return Door.of(session) if session is not None else None
 
 
 @cache

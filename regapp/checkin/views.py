@@ -11,7 +11,7 @@ from ..inputs import is_token
 from ..models import Channel, Participant, Role, Verdict
 from ..models.types import utcnow
 from . import services
-from .services import Scan
+from .services import Door, Scan
 
 bp = Blueprint("checkin", __name__)
 
@@ -44,7 +44,7 @@ def join(token: str, session_id: int):
     if not session.stream_url:
         abort(404)
     result = services.record_scan(
-        Scan(session=session, participant_id=participant.id, channel=Channel.ONLINE)
+        Scan(Door.of(session), participant_id=participant.id, channel=Channel.ONLINE)
     )
     if result.verdict in (Verdict.OK, Verdict.ALREADY_CHECKED_IN):
         return redirect(session.stream_url, 303)

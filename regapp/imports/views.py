@@ -80,7 +80,7 @@ def file_too_large(error):
         event is not None
         and current_user.is_authenticated
         and current_user.has_role(Role.ORGANISER)
-        and current_user.can_access(event)
+        and current_user.can_access(event.id)
     )
     if not allowed or request.endpoint != "imports.upload":
         return render_template("error.html", title="Too large", message=error.description), 413

@@ -77,9 +77,9 @@ class StaffUser(UserMixin, db.Model):
         """True for this role and every role above it."""
         return _RANK[Role(self.role)] >= _RANK[role]
 
-    def can_access(self, event: Event) -> bool:
+    def can_access(self, event_id: int) -> bool:
         """Admins work on every event; organisers and scanners on the events assigned to them."""
-        return self.has_role(Role.ADMIN) or any(e.id == event.id for e in self.events)
+        return self.has_role(Role.ADMIN) or any(e.id == event_id for e in self.events)
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

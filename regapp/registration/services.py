@@ -446,13 +446,14 @@ def _duplicate_email() -> RegistrationError:
     )
 
 
-def add_walk_in(participant_id: int, session: EventSession) -> None:
-    """Register someone of the event for ``session`` at the door, only into a free seat."""
+def add_walk_in(participant_id: int, event_id: int, session_id: int) -> None:
+    """Register someone of event ``event_id`` for its session ``session_id`` at the door, only
+    into a free seat."""
     begin_write()
     participant = db.session.get(Participant, participant_id)
-    if participant is None or participant.event_id != session.event_id:
+    if participant is None or participant.event_id != event_id:
         raise RegistrationError("No such participant for this event.")
-    (locked,) = _lock_sessions(participant.event_id, [session.id])
+    (locked,) = _lock_sessions(event_id, [session_id])
     registration = participant.registration_for(locked)
     if registration is not None and registration.status == RegistrationStatus.CONFIRMED:
         db.session.rollback()

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from regapp.checkin.services import Scan, record_scan
+from regapp.checkin.services import Door, Scan, record_scan
 from regapp.extensions import db
 from regapp.models import Channel, Event
 from regapp.registration.services import ParticipantDetails, register
@@ -134,7 +134,7 @@ def busy_forum(live_server: str, make_app) -> Forum:
         for n, person in enumerate(people[:58]):
             channel = Channel.ONLINE if n % 5 == 4 else Channel.IN_PERSON
             at = start + timedelta(minutes=60 * (n / 58) ** 0.6)  # more of them near the start
-            scan = Scan(session=opening, participant_id=person.id, channel=channel, gate="North")
+            scan = Scan(Door.of(opening), participant_id=person.id, channel=channel, gate="North")
             assert record_scan(scan, now=at).verdict == "ok"
         _add_staff(event)
         db.session.commit()
