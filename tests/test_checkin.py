@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
+from regapp.admin.services import remove_session
 from regapp.auth.services import create_staff
 from regapp.extensions import db
 from regapp.models import CheckIn, DeviceToken, Participant, Role
@@ -277,6 +278,30 @@ def test_another_process_sees_a_revoked_device_and_a_closed_door_within_the_look
     headers = {"Authorization": f"Bearer {token}"}
     answer = door.post("/api/v1/checkins", json=body, headers=headers).get_json()
     assert answer["status"] == "outside_window"
+
+
+def test_a_scan_into_a_session_removed_on_another_process_is_refused_with_a_reason(make_app, forum):
+    """A door process still keeps a session that an organiser has just removed on another:
+    the scan is answered 422, as for any unknown session, and nothing is written."""
+    door_app = make_app(CHECKIN_LOOKUP_MAX_AGE=60)
+    amina = person(forum, "amina@example.org", "Opening session")
+    device, token = DeviceToken.issue(forum, "Phone 1")
+    db.session.add(device)
+    db.session.commit()
+    workshop = session(forum, "Workshop")
+    headers = {"Authorization": f"Bearer {token}"}
+    door = door_app.test_client()
+    counts = door.get(f"/api/v1/sessions/{workshop.id}/counts", headers=headers)
+    assert counts.status_code == 200  # the door process now keeps the session
+
+    db.session.rollback()
+    remove_session(db.session.get(type(workshop), workshop.id))
+    body = {"code": amina.active_code.code, "session_id": workshop.id}
+    response = door.post("/api/v1/checkins", json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"session_id": "No such session."}
+    db.session.rollback()
+    assert log() == []
 
 
 @pytest.mark.parametrize(

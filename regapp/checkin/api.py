@@ -50,6 +50,11 @@ def _invalid(error: Invalid):
     return _error(422, "invalid", "The request is not valid.", errors=error.errors)
 
 
+@bp.errorhandler(services.NoSuchSession)
+def _no_such_session(_error):
+    return _invalid(Invalid({"session_id": "No such session."}))
+
+
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):

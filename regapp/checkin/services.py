@@ -81,6 +81,10 @@ class Door:
         )
 
 
+class NoSuchSession(LookupError):
+    """The session scanned into no longer exists."""
+
+
 @dataclass
 class Scan:
     """Who scanned, where, and what."""
@@ -184,6 +188,9 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
         db.session.rollback()
         if scan.nonce and (first := _by_nonce(scan.nonce)):
             return explain(first)
+        if find_session(door.session_id) is None:
+            # Removed (by an organiser, on another server process) since the door was read.
+            raise NoSuchSession from None
         raise
     result = ScanResult(
         entry,
