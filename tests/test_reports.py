@@ -153,6 +153,30 @@ def test_arrivals_per_five_minutes(forum):
     assert all(s["label"] for s in slots)
 
 
+def test_arrivals_on_sqlite_read_their_index_in_order_without_sorting(forum):
+    """The minute is written as in the index of migration 0011 (constants, not parameters):
+    SQLite then reads each session's entries already grouped instead of sorting them all."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL groups by hashing; the index is SQLite's")
+    statements = []
+
+    def record(conn, cursor, statement, parameters, *args):
+        if "count(checkins.participant_id)" in statement:
+            statements.append((statement, parameters))
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        services.arrivals(forum, ReportFilter())
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    ((statement, parameters),) = statements
+    explained = db.session.connection().exec_driver_sql(
+        f"EXPLAIN QUERY PLAN {statement}", parameters
+    )
+    plan = " / ".join(row[3] for row in explained)
+    assert "ix_checkins_ok_minute" in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_arrivals_leave_out_check_ins_that_were_undone(app, make_event):
     event = make_event({"starts_at": NOW - timedelta(minutes=10)})
     details = ParticipantDetails("Lone", "lone@x.org", "KZ", "", "", "delegate")

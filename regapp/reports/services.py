@@ -44,6 +44,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -398,15 +399,18 @@ def matrix(event: Event, f: ReportFilter, by: str, limit: int | None = None) -> 
 
 def _minute(column):
     """The minute a time falls in: the text "YYYY-MM-DD HH:MM" as SQLite stores times (cheaper
-    to cut than to convert, row by row), the truncated time on PostgreSQL."""
+    to cut than to convert, row by row; written with constants, as in the index of migration
+    0011, so that SQLite can use it), the truncated time on PostgreSQL."""
     if db.engine.dialect.name == "postgresql":
         return func.date_trunc("minute", column)
-    return func.substr(column, 1, 16)
+    return func.substr(column, literal_column("1"), literal_column("16"))
 
 
 def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
     """Check-ins per ``minutes``, per channel: the effective check-ins in scope counted per
-    minute by the database (a few thousand rows at most), then added up per slot."""
+    session, minute and channel by the database (a few thousand rows at most), then added up
+    per slot. Grouped by session first, SQLite reads them in the order of an index (migration
+    0011) instead of sorting them."""
     s = scope(event, f)
     minute = _minute(CheckIn.created_at).label("minute")
     query = (
@@ -415,7 +419,7 @@ def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
         # would lead SQLite to an index three times slower here).
         .with_only_columns(minute, CheckIn.channel, func.count(CheckIn.participant_id))
         .where(CheckIn.session_id.in_([x.id for x in s.sessions]))
-        .group_by(minute, CheckIn.channel)
+        .group_by(CheckIn.session_id, minute, CheckIn.channel)
     )
     if s.people:  # the filter names a category, country or organisation
         people = select(Participant.id).where(Participant.event_id == s.event_id, *s.people)
