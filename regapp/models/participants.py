@@ -17,6 +17,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -111,10 +112,16 @@ class Participant(db.Model):
         back_populates="participant", cascade="all, delete-orphan", order_by="AccessCode.id"
     )
 
-    @property
+    @hybrid_property
     def attended(self) -> int:
-        """The sessions (mask bits) they are checked in to, in the hall or online."""
+        """The sessions (mask bits) they are checked in to, in the hall or online; in a query,
+        the same as an SQL expression."""
         return self.in_person | self.online
+
+    @attended.inplace.expression
+    @classmethod
+    def _attended_expression(cls):
+        return cls.in_person.bitwise_or(cls.online)
 
     @property
     def active_code(self) -> AccessCode | None:

@@ -142,7 +142,7 @@ def _among(ids, *, negate: bool = False) -> ColumnElement[bool]:
 def _checked_in(mask: int | None, *, negate: bool = False) -> ColumnElement[bool]:
     """The participant is (or, with ``negate``, is not) checked in, in the hall or online, to
     the session of ``mask`` (:attr:`EventSession.mask`), or to any with ``None``."""
-    attended = Participant.in_person.bitwise_or(Participant.online)
+    attended = Participant.attended
     if mask is not None:
         attended = attended.bitwise_and(literal(mask, BigInteger))
     return attended == 0 if negate else attended != 0

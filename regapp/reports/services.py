@@ -147,7 +147,7 @@ def scope(event: Event, f: ReportFilter) -> Scope:
 
 
 #: Where each participant is checked in, in the hall or online.
-ATTENDED = Participant.in_person.bitwise_or(Participant.online)
+ATTENDED = Participant.attended
 
 
 def _having(column, mask: int, people=1):
