@@ -91,7 +91,7 @@ class DefaultConfig:
     #: them again; its own scans count at once (see regapp/checkin/counts.py). 0: every scan.
     CHECKIN_COUNTS_MAX_AGE = 1.0
     #: Seconds a server process reuses a scanned session's times and a scanning device's token
-    #: as it read them (see regapp/checkin/kept.py): a change made on another server process
+    #: as it read them (see regapp/kept.py): a change made on another server process
     #: shows within that time. 0: read at every scan.
     CHECKIN_LOOKUP_MAX_AGE = 1.0
     #: Seconds at most that the dashboard reuses a panel's answer while nothing it counts has

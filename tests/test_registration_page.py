@@ -5,6 +5,8 @@ visitor's token or page reach another."""
 from __future__ import annotations
 
 import re
+import time
+from datetime import timedelta
 
 import pytest
 from flask import render_template_string
@@ -17,7 +19,8 @@ from regapp.auth import forms as auth_forms
 from regapp.auth.services import create_staff
 from regapp.extensions import db
 from regapp.imports import forms as import_forms
-from regapp.models import Registration, RegistrationStatus, Role
+from regapp.models import Event, Participant, Registration, RegistrationStatus, Role
+from regapp.models.types import utcnow
 from regapp.participants import forms as participant_forms
 from regapp.registration import forms as registration_forms
 from tests.conftest import registration_form
@@ -206,3 +209,49 @@ def test_staff_and_visitors_with_a_message_get_a_page_of_their_own_never_the_kep
         session["_flashes"] = [("warning", "A message for one visitor")]
     assert "A message for one visitor" in flashed.get("/e/forum/register").text
     assert "A message for one visitor" not in visitor.get("/e/forum/register").text
+
+
+def test_a_registration_reads_its_events_window_once_for_as_long_as_the_page_is_kept(
+    make_app, make_event
+):
+    """The POST needs of its event only whether registration is open: each process keeps that
+    (regapp/kept.py) for REGISTRATION_PAGE_MAX_AGE, as the page. Closed on another process
+    (here: another app), it shows once that age has passed; changed on this one, at once."""
+    form_app = make_app(REGISTRATION_PAGE_MAX_AGE=60)
+    with form_app.app_context():
+        event = make_event()
+        forms = [registration_form(event, email=f"p{n}@example.org") for n in range(5)]
+        event_id, engine = event.id, db.engine
+    client = form_app.test_client()
+    assert client.post("/e/forum/register", data=forms[0]).status_code == 303  # read, and kept
+    events_read = []
+
+    def note(_connection, _cursor, statement, *_args):
+        if re.search(r"\bFROM events\b", statement):
+            events_read.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.post("/e/forum/register", data=forms[1]).status_code == 303
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", note)
+    assert events_read == []
+
+    other = make_app()
+    with other.app_context():
+        db.session.get(Event, event_id).registration_closes_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    # This process still keeps the window it read: registration is open here for its age.
+    assert client.post("/e/forum/register", data=forms[2]).status_code == 303
+    form_app.config["REGISTRATION_PAGE_MAX_AGE"] = 0.01
+    time.sleep(0.02)  # what this process keeps is now too old: read again, and kept
+    refused = client.post("/e/forum/register", data=forms[3])
+    assert refused.status_code == 422 and "Registration for this event has closed." in refused.text
+
+    form_app.config["REGISTRATION_PAGE_MAX_AGE"] = 60
+    with form_app.app_context():
+        db.session.get(Event, event_id).registration_closes_at = None  # reopened here
+        db.session.commit()
+    assert client.post("/e/forum/register", data=forms[3]).status_code == 303
+    with other.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Participant)) == 4

@@ -8,8 +8,8 @@ from flask import abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 
-from ..checkin.kept import DEVICES, kept
 from ..extensions import csrf, db, login_manager
+from ..kept import DEVICES, kept
 from ..models import DeviceToken, Event, Role, StaffUser, hash_token
 
 

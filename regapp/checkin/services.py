@@ -35,6 +35,7 @@ from sqlalchemy.orm import aliased, contains_eager, make_transient_to_detached
 from ..auth.access import Device
 from ..database import begin_write
 from ..extensions import db
+from ..kept import DOORS, kept
 from ..models import (
     AccessCode,
     Channel,
@@ -52,7 +53,6 @@ from ..models.types import utcnow
 from ..tickets.codes import InvalidCode, normalise
 from ..tickets.services import code_check_for
 from .counts import live_counts, note_checkin
-from .kept import DOORS, kept
 
 
 @dataclass(frozen=True)
@@ -524,7 +524,7 @@ def find_session(session_id: int) -> EventSession | None:
 
 def find_door(session_id: int) -> Door | None:
     """The session ``session_id`` as its door needs it, kept by the process for a moment
-    (:mod:`regapp.checkin.kept`)."""
+    (:mod:`regapp.kept`)."""
     return kept(DOORS, session_id, _read_door)
 
 

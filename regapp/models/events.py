@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,14 +73,40 @@ class Event(db.Model):
     def unarchive(self) -> None:
         self.archived_at = None
 
+    @property
+    def registration_window(self) -> RegistrationWindow:
+        return RegistrationWindow(
+            self.id,
+            self.timezone,
+            self.registration_opens_at,
+            self.registration_closes_at,
+            self.is_archived,
+        )
+
     def registration_closed_reason(self, now: datetime) -> str | None:
         """Why registration is not possible at ``now``, or ``None`` when it is open."""
-        if self.is_archived:
+        return self.registration_window.registration_closed_reason(now)
+
+
+@dataclass(frozen=True)
+class RegistrationWindow:
+    """When event ``id`` takes registrations: values, not an ORM object, so that a server
+    process can keep them between requests (:mod:`regapp.kept`)."""
+
+    id: int
+    timezone: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    archived: bool
+
+    def registration_closed_reason(self, now: datetime) -> str | None:
+        """Why registration is not possible at ``now``, or ``None`` when it is open."""
+        if self.archived:
             return "This event is archived: it takes no new registrations."
-        if self.registration_opens_at and now < self.registration_opens_at:
-            opens = self.local(self.registration_opens_at)
+        if self.opens_at and now < self.opens_at:
+            opens = self.opens_at.astimezone(ZoneInfo(self.timezone))
             return f"Registration opens on {opens:%d %B %Y at %H:%M} ({self.timezone})."
-        if self.registration_closes_at and now >= self.registration_closes_at:
+        if self.closes_at and now >= self.closes_at:
             return "Registration for this event has closed."
         return None
 

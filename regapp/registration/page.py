@@ -25,11 +25,14 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from .. import countries
+from ..events.views import get_event_or_404
+from ..kept import WINDOWS, kept
 from ..models import Event
+from ..models.events import RegistrationWindow
 from . import services
 
 
-def kept(slug: str) -> str | None:
+def kept_page(slug: str) -> str | None:
     """The form kept for event ``slug``, with this visitor's CSRF token; ``None`` when there is
     none young enough, or this visitor is to see a page of their own."""
     if not _same_for_everyone():
@@ -38,6 +41,17 @@ def kept(slug: str) -> str | None:
     if when is None or monotonic() - when >= current_app.config["REGISTRATION_PAGE_MAX_AGE"]:
         return None
     return page.replace(token, generate_csrf())
+
+
+def window(slug: str) -> RegistrationWindow:
+    """When event ``slug`` takes registrations, kept per process for as long as its page
+    (:mod:`regapp.kept`): what a registration (the POST) needs of its event. 404 for an
+    unknown event."""
+    return kept(WINDOWS, slug, _read_window)
+
+
+def _read_window(slug: str) -> RegistrationWindow:
+    return get_event_or_404(slug).registration_window
 
 
 def keep(slug: str, page: str) -> None:

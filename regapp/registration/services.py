@@ -34,6 +34,7 @@ from ..models import (
     Registration,
     RegistrationStatus,
 )
+from ..models.events import RegistrationWindow
 from ..models.participants import new_manage_token
 from ..models.types import utcnow
 
@@ -139,7 +140,7 @@ def waitlist_position(registration: Registration) -> int:
 
 
 def register(
-    event: Event,
+    event: Event | RegistrationWindow,
     details: ParticipantDetails,
     session_ids: Iterable[int],
     now: datetime | None = None,
@@ -147,7 +148,8 @@ def register(
     notify: bool = True,
     by_organiser: bool = False,
 ) -> Participant:
-    """Register a new participant for sessions of ``event``: a seat where one is left, the
+    """Register a new participant for sessions of ``event`` (or of the event whose registration
+    window that is: the form keeps it per process): a seat where one is left, the
     waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing.
 
     ``notify=False`` queues no confirmation email. ``by_organiser`` (an organiser adds them, as

@@ -41,21 +41,22 @@ def participant_or_404(token: str):
 @bp.route("/e/<slug>/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT"], methods=["POST"])
 def register(slug: str):
-    if (page_kept := page.kept(slug)) is not None:
-        return page_kept
-    event = get_event_or_404(slug)
+    if (kept := page.kept_page(slug)) is not None:
+        return kept
     form = RegistrationForm()
     if form.validate_on_submit():
+        window = page.window(slug)
         if form.filled_by_a_bot():
             # Looks like success (a redirect and a thank-you) so the bot moves on; nothing saved.
             flash("Thank you for registering.", "success")
             return redirect(url_for("events.event_page", slug=slug), 303)
         try:
-            participant = services.register(event, form.details(), form.sessions.data)
+            participant = services.register(window, form.details(), form.sessions.data)
         except services.RegistrationError as error:
             attach_error(form, error)
         else:
             return redirect(url_for(".confirmation", token=participant.manage_token), 303)
+    event = get_event_or_404(slug)
     rendered = render_template(
         "registration/register.html",
         event=event,
