@@ -304,6 +304,32 @@ def test_a_scan_into_a_session_removed_on_another_process_is_refused_with_a_reas
     assert log() == []
 
 
+def test_a_walk_in_into_a_session_removed_on_another_process_is_refused_as_a_scan_is(
+    make_app, forum
+):
+    """422 "No such session.", as for a scan, not 409 "no seat"; nothing is written."""
+    door_app = make_app(CHECKIN_LOOKUP_MAX_AGE=60)
+    amina = person(forum, "amina@example.org", "Opening session")
+    create_staff("org@example.org", Role.ORGANISER, "organiser password", events=[forum])
+    workshop = session(forum, "Workshop")
+    door = door_app.test_client()
+    door.post("/staff/login", data={"email": "org@example.org", "password": "organiser password"})
+    counts = door.get(f"/api/v1/sessions/{workshop.id}/counts")
+    assert counts.status_code == 200  # the door process now keeps the session
+
+    db.session.rollback()
+    remove_session(db.session.get(type(workshop), workshop.id))
+    body = {"participant_id": amina.id, "session_id": workshop.id}
+    response = door.post("/api/v1/walkins", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"session_id": "No such session."}
+    db.session.rollback()
+    assert log() == []
+    assert [r.session.title for r in db.session.get(Participant, amina.id).registrations] == [
+        "Opening session"
+    ]
+
+
 @pytest.mark.parametrize(
     "body",
     [
