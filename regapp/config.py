@@ -101,8 +101,9 @@ class DefaultConfig:
     REPORT_CACHE_SECONDS = 300
     #: Seconds a server process reuses the registration form as a first visit shows it (the
     #: programme with its seats left, the suggestion lists) for the next visitors who are not
-    #: signed in (see regapp/registration/page.py); the POST counts the seats again under a
-    #: lock. 0: rendered every time.
+    #: signed in (see regapp/registration/page.py), and, for the POST, whether the event takes
+    #: registrations (see regapp/kept.py); the POST counts the seats again under a lock. 0:
+    #: rendered and read every time.
     REGISTRATION_PAGE_MAX_AGE = 1.0
 
 

@@ -9,11 +9,13 @@ page for ``REGISTRATION_PAGE_MAX_AGE`` seconds (1 by default) per event, and ser
 next such visitors with their own CSRF token, without asking the database anything.
 
 The page may therefore be a second out of date: its seats left, and whether registration is
-open. Both are hints only. The POST reads the event again, and counts the seats with the
-session's row locked (:func:`services.register`), so a stale page never oversells; it can at
-most announce a seat that has just gone (the registrant is then put on the waitlist and told
-so). A form sent back with errors, a signed-in organiser's page and a page with a message to
-show are rendered afresh each time.
+open. The POST counts the seats again with the session's row locked (:func:`services.register`),
+so a stale page never oversells; it can at most announce a seat that has just gone (the
+registrant is then put on the waitlist and told so). Whether the event takes registrations the
+POST asks of the event's :class:`RegistrationWindow`, which each process keeps for as long
+(:func:`window`): registration may open or close up to a second late on a process other than
+the one the change was made through. A form sent back with errors, a signed-in organiser's
+page and a page with a message to show are rendered afresh each time.
 """
 
 from functools import cache
