@@ -65,9 +65,9 @@ def _forget_changes(session: Session, _context) -> None:
     if not has_app_context():
         return
     for item in chain(session.new, session.dirty, session.deleted):
-        if isinstance(item, EventSession | Event):
-            current_app.extensions.get(DOORS, {}).clear()
-        if isinstance(item, Event):
-            current_app.extensions.get(WINDOWS, {}).clear()
-        elif isinstance(item, DeviceToken):
-            current_app.extensions.get(DEVICES, {}).clear()
+        for kind in _OUT_OF_DATE.get(type(item), ()):
+            current_app.extensions.get(kind, {}).clear()
+
+
+#: What a write to each model may make out of date.
+_OUT_OF_DATE = {Event: (DOORS, WINDOWS), EventSession: (DOORS,), DeviceToken: (DEVICES,)}
