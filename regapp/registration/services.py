@@ -69,7 +69,8 @@ class SessionSeats:
 
 def seat_counts(session_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Confirmed and waitlisted registrations per session, counted by the database."""
-    rows = db.session.execute(_SEAT_COUNTS, {"ids": list(session_ids)})
+    db.session.flush()  # what the ORM has pending counts too
+    rows = db.session.connection().execute(_SEAT_COUNTS, {"ids": list(session_ids)})
     counts: dict[int, dict[str, int]] = {}
     for session_id, status, count in rows:
         counts.setdefault(session_id, {})[status] = count
