@@ -13,7 +13,7 @@ from ..auth.access import Actor, ApiAuthError, api_actor
 from ..extensions import csrf
 from ..inputs import has_control_characters, is_row_id
 from ..models import Role, Verdict
-from ..registration.services import NO_SUCH_SESSION, RegistrationError, add_walk_in
+from ..registration.services import RegistrationError, UnknownSession, add_walk_in
 from . import services, throttle
 from .services import Door, Scan, ScanResult
 
@@ -181,9 +181,9 @@ def walk_in():
         raise Invalid({"participant_id": "Walk-ins need a participant_id."})
     try:
         add_walk_in(scan.participant_id, scan.door.event_id, scan.door.session_id)
+    except UnknownSession:  # removed a moment ago, on another process
+        raise services.NoSuchSession from None
     except RegistrationError as error:
-        if error.message == NO_SUCH_SESSION:  # removed a moment ago, on another process
-            raise services.NoSuchSession from None
         return _error(409, "no_seat", error.message)
     return jsonify(_scan_json(services.record_scan(scan), scan.door))
 

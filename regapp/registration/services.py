@@ -43,6 +43,10 @@ class RegistrationError(Refusal):
     """A registration that cannot be made."""
 
 
+class UnknownSession(RegistrationError):
+    """A chosen session that is not one of the event's (perhaps removed a moment ago)."""
+
+
 @dataclass(frozen=True)
 class ParticipantDetails:
     full_name: str
@@ -379,7 +383,7 @@ def _lock_sessions(event_id: int, session_ids: Iterable[int]) -> list[EventSessi
     query = _LOCK_SESSIONS if current_app.config["SEAT_LOCKING"] else _SESSIONS
     sessions = list(db.session.scalars(query, {"event_id": event_id, "ids": ids}))
     if len(sessions) != len(ids):
-        raise RegistrationError(NO_SUCH_SESSION, field="sessions")
+        raise UnknownSession(NO_SUCH_SESSION, field="sessions")
     return sessions
 
 
