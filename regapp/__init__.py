@@ -5,8 +5,9 @@ from pathlib import Path
 
 from flask import Flask
 
+from . import ratelimit
 from .config import DefaultConfig, instance_secret_key
-from .extensions import csrf, db, init_limiter, login_manager, migrate
+from .extensions import csrf, db, login_manager, migrate
 from .inputs import RowIdConverter
 from .models.types import render_item
 
@@ -49,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
         render_item=render_item,
     )
     csrf.init_app(app)
-    init_limiter(app)
+    ratelimit.init_app(app)
     login_manager.init_app(app)
     with app.app_context():
         install_engine_hooks(app, db.engine)

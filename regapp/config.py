@@ -68,14 +68,13 @@ class DefaultConfig:
     #: Attempts before a message is given up (the waits double from 30 s to an hour).
     MAIL_MAX_ATTEMPTS = 12
 
-    #: Flask-Limiter storage: memory:// counts per process; REDIS_URL, when set, replaces it.
+    #: Rate limits (regapp/ratelimit.py). When their storage (Redis) is unreachable the app
+    #: serves without them and logs it, rather than refuse every registration meanwhile.
+    RATELIMIT_ENABLED = True
+    #: Where the counts are kept: memory:// counts per process; REDIS_URL, when set, replaces it.
     RATELIMIT_STORAGE_URI = "memory://"
-    #: When the limit storage (Redis) is unreachable, serve without limits and log it, rather
-    #: than refuse every registration during the outage.
-    RATELIMIT_SWALLOW_ERRORS = True
-    #: No X-RateLimit-* headers on every answer (each would cost a round trip to Redis): a
-    #: refusal (429) still says when to come back, in Retry-After (see ``regapp.errors``).
-    RATELIMIT_HEADERS_ENABLED = False
+    #: Put before every count's key: instances sharing a Redis but not their counts differ here.
+    RATELIMIT_KEY_PREFIX = ""
     #: "Send me my link again", per client address.
     RESEND_LINK_LIMIT = "5 per hour"
     #: Registration form submissions per client address (a whole office may share one).

@@ -1,7 +1,6 @@
 """Error pages: every refusal gets a clear page, never a bare 500."""
 
 import contextlib
-import time
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -9,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .database import describe, is_unavailable
-from .extensions import db, limiter
+from .extensions import db
 
 
 class Refusal(Exception):
@@ -51,7 +50,8 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         title, message = MESSAGES.get(error.code, (error.name, error.description))
         page = render_template("error.html", title=title, message=message)
-        return page, error.code, _retry_after() if error.code == 429 else {}
+        # The exception's own headers: Retry-After on a 429, Allow on a 405.
+        return page, error.code, error.get_headers()
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(error: SQLAlchemyError):
@@ -71,17 +71,6 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify(body), 503, headers
         # A page of its own: error.html would ask the database who is signed in.
         return render_template("unavailable.html", message=UNAVAILABLE), 503, headers
-
-
-def _retry_after() -> dict[str, str]:
-    """Retry-After for a rate limit's refusal: the seconds until its window lets one more in."""
-    if (breached := limiter.current_limit) is None:
-        return {}
-    try:
-        reset_at = breached.reset_at  # asked of the limit storage only now, for a refusal
-    except Exception:  # noqa: BLE001 - the storage went away meanwhile: no header, still a 429
-        return {}
-    return {"Retry-After": str(max(1, reset_at - int(time.time())))}
 
 
 def _wants_json() -> bool:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from regapp.auth.services import create_staff
-from regapp.extensions import db, limiter
+from regapp.extensions import db
 from regapp.models import AuditEntry, CheckIn, DeviceToken, OutboxMessage, Participant, Role
 from regapp.registration.services import ParticipantDetails, register
 from tests.conftest import ROOT, registration_form
@@ -46,7 +46,6 @@ def limited(make_app):
 
     def factory(**overrides):
         app = make_app(RATELIMIT_ENABLED=True, **overrides)
-        limiter.reset()  # the limiter is one object for every app: start from zero
         context = app.app_context()
         context.push()
         contexts.append(context)
@@ -56,7 +55,6 @@ def limited(make_app):
     yield factory
     for context in contexts:
         context.pop()
-    limiter.reset()
 
 
 # --------------------------------------------------------------------------- headers
@@ -256,6 +254,22 @@ def test_registration_is_limited_per_address_and_only_posts_count(limited, make_
     )
     assert other_office.status_code == 303
     assert participants() == 4
+
+
+def test_registration_goes_on_without_limits_while_their_storage_is_unreachable(
+    limited, make_event, caplog
+):
+    # Nothing listens on port 1: a Redis outage must not refuse registrations.
+    app = limited(REDIS_URL="redis://127.0.0.1:1/0", REGISTER_LIMIT="1 per hour")
+    event = make_event()
+    client = app.test_client()
+    answers = [
+        client.post("/e/forum/register", data=registration_form(event, email=f"p{i}@example.org"))
+        for i in range(2)
+    ]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert participants() == 2
+    assert "Rate limits not counted, storage unreachable" in caplog.text
 
 
 def test_staff_sign_in_is_limited_per_address(limited, make_event):

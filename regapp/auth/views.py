@@ -16,7 +16,8 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from ..extensions import db, limiter, login_manager
+from .. import ratelimit
+from ..extensions import db, login_manager
 from ..models import Event, Role
 from . import services
 from .access import role_required
@@ -63,7 +64,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/staff/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT"], methods=["POST"])
+@ratelimit.limit("LOGIN_LIMIT")
 def login():
     form = LoginForm()
     if form.validate_on_submit():

@@ -7,46 +7,42 @@ the window has passed, without looking the codes up. The check-in log keeps ever
 scanned (who, which device, when); the audit log gets one ``checkin.unknown_codes_throttled``
 entry per burst, so organisers see it without reading the whole log.
 
-The counts live in the rate limiter's storage (shared by all processes when it is Redis).
+The counts are kept with the rate limits' (:mod:`regapp.ratelimit`): shared by every process
+when in Redis.
 """
-
-import math
-import time
 
 from flask import current_app, jsonify
 from limits import parse
+from limits.errors import StorageError
 
-from .. import audit
+from .. import audit, ratelimit
 from ..auth.access import Actor
 from ..database import begin_write
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import EventSession, Verdict
 from .services import ScanResult
 
 NAMESPACE = "unknown-codes"
 
 
-def _key(actor: Actor) -> str:
-    return f"device:{actor.device.id}" if actor.device else f"staff:{actor.staff.id}"
-
-
-def _in_force() -> bool:
-    return limiter.enabled and limiter.initialized
+def _key(actor: Actor) -> tuple[str, ...]:
+    return ratelimit.key(
+        NAMESPACE, f"device:{actor.device.id}" if actor.device else f"staff:{actor.staff.id}"
+    )
 
 
 def refusal(actor: Actor):
     """A 429 answer when ``actor`` has used up its unknown codes for now, else ``None``."""
-    if not _in_force():
+    if (counter := ratelimit.counter()) is None:
         return None
     item = parse(current_app.config["UNKNOWN_CODE_LIMIT"])
     try:
-        if limiter.limiter.test(item, NAMESPACE, _key(actor)):
+        if counter.test(item, *_key(actor)):
             return None
-        reset_at = limiter.limiter.get_window_stats(item, NAMESPACE, _key(actor)).reset_time
-    except Exception:  # the limit storage is down: scanning goes on, as for the other limits
-        current_app.logger.exception("unknown-code throttle: storage unreachable")
+        wait = ratelimit.seconds_to_wait(item, _key(actor))
+    except StorageError:  # scanning goes on, as for the other limits
+        current_app.logger.warning("unknown-code throttle: storage unreachable")
         return None
-    wait = max(1, math.ceil(reset_at - time.time()))
     response = jsonify(
         status="error",
         code="too_many_unknown_codes",
@@ -62,15 +58,15 @@ def refusal(actor: Actor):
 def count(actor: Actor, session_id: int, result: ScanResult) -> None:
     """Count an unknown code against ``actor``; the one that uses up its allowance goes into
     the audit log. (Other verdicts cost nothing here: not even a query.)"""
-    if result.verdict != Verdict.UNKNOWN_CODE or not _in_force():
+    if result.verdict != Verdict.UNKNOWN_CODE or (counter := ratelimit.counter()) is None:
         return
     limit = current_app.config["UNKNOWN_CODE_LIMIT"]
     item = parse(limit)
     try:
-        limiter.limiter.hit(item, NAMESPACE, _key(actor))
-        used_up = not limiter.limiter.test(item, NAMESPACE, _key(actor))
-    except Exception:
-        current_app.logger.exception("unknown-code throttle: storage unreachable")
+        counter.hit(item, *_key(actor))
+        used_up = not counter.test(item, *_key(actor))
+    except StorageError:
+        current_app.logger.warning("unknown-code throttle: storage unreachable")
         return
     if used_up:
         begin_write()

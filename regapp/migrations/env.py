@@ -12,7 +12,8 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Loggers that exist already (the app's, when migrating in-process) keep logging.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 # SQLite cannot reflect expression indexes (lower(email)); the migrations handle them by hand.
 warnings.filterwarnings("ignore", message="Skipped unsupported reflection of expression-based index")

@@ -3,7 +3,6 @@
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -11,8 +10,8 @@ from flask import (
     url_for,
 )
 
+from .. import ratelimit
 from ..events.views import get_event_or_404
-from ..extensions import limiter
 from ..models.types import utcnow
 from ..web import attach_error
 from . import page, services
@@ -39,7 +38,7 @@ def participant_or_404(token: str):
 
 
 @bp.route("/e/<slug>/register", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["REGISTER_LIMIT"], methods=["POST"])
+@ratelimit.limit("REGISTER_LIMIT")
 def register(slug: str):
     if (kept := page.kept_page(slug)) is not None:
         return kept
@@ -121,7 +120,7 @@ def new_code(token: str):
 
 
 @bp.route("/e/<slug>/resend", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RESEND_LINK_LIMIT"], methods=["POST"])
+@ratelimit.limit("RESEND_LINK_LIMIT")
 def resend_link(slug: str):
     """The same answer whether or not the email is registered."""
     event = get_event_or_404(slug)
