@@ -47,6 +47,11 @@ class SessionsForm(BrowserForm):
 
 
 class RegistrationForm(BrowserForm):
+    class Meta:
+        # CSRFProtect checks the token of every POST before the view runs; as a field of its
+        # own the token would be signed afresh for each POST. The page writes it (csrf_token()).
+        csrf = False
+
     full_name = text_field("Full name", DataRequired(message="Enter your full name."))
     email = email_field("Enter your email address.", no_control_characters)
     country = text_field("Country", DataRequired(message="Choose your country."), known_country)

@@ -36,7 +36,8 @@ def check_symbol(body: str) -> str:
 
 
 def new_code() -> str:
-    body = VERSION + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_SYMBOLS))
+    bits = secrets.randbits(5 * RANDOM_SYMBOLS)
+    body = VERSION + "".join(ALPHABET[bits >> (5 * i) & 31] for i in range(RANDOM_SYMBOLS))
     return body + check_symbol(body)
 
 
