@@ -50,11 +50,11 @@ def register(slug: str):
             flash("Thank you for registering.", "success")
             return redirect(url_for("events.event_page", slug=slug), 303)
         try:
-            participant = services.register(window, form.details(), form.sessions.data)
+            written = services.register_values(window, form.details(), form.sessions.data)
         except services.RegistrationError as error:
             attach_error(form, error)
         else:
-            return redirect(url_for(".confirmation", token=participant.manage_token), 303)
+            return redirect(url_for(".confirmation", token=written["manage_token"]), 303)
     event = get_event_or_404(slug)
     rendered = render_template(
         "registration/register.html",
