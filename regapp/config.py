@@ -23,6 +23,9 @@ class DefaultConfig:
     DATABASE_CONNECT_TIMEOUT = 3
     #: Seconds a request waits for a free connection in the process's pool.
     DATABASE_POOL_TIMEOUT = 5
+    #: PostgreSQL only: a pooled connection left unused this many seconds is tested (a round
+    #: trip) before a request gets it, and replaced if the server dropped it meanwhile.
+    DATABASE_PING_AFTER_IDLE = 5.0
     #: Redis (``redis://host:6379/0``) for state that several processes must share: the rate
     #: limits. Empty means each process counts its own (fine for one process, ``make run``).
     REDIS_URL = ""

@@ -32,6 +32,8 @@ from tests.mailserver import free_port
 LOCK_TIMEOUT = 1  # seconds; production waits longer (DATABASE_LOCK_TIMEOUT, 10 s)
 #: How long past the lock timeout an answer may take on a busy machine.
 SLACK = 4
+#: Seconds idle after which the flaky app tests a pooled PostgreSQL connection before use.
+PING_AFTER_IDLE = 0.5
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -209,7 +211,11 @@ def flaky_database(app, database_url, tmp_path):
         proxy.start()
         proxied = url.set(host="127.0.0.1", port=proxy.port)
         flaky = create_app(
-            make_config(proxied.render_as_string(hide_password=False), DATABASE_CONNECT_TIMEOUT=1)
+            make_config(
+                proxied.render_as_string(hide_password=False),
+                DATABASE_CONNECT_TIMEOUT=1,
+                DATABASE_PING_AFTER_IDLE=PING_AFTER_IDLE,
+            )
         )
 
         @contextlib.contextmanager
@@ -257,3 +263,22 @@ def test_database_briefly_unreachable_gives_a_503_page_then_recovers_by_itself(
     with flaky.app_context():
         assert db.session.scalar(select(Participant.email)) == form["email"]
         assert broken_invariants(db.session) == []
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_unnoticed(
+    flaky_database, make_event, database_url
+):
+    if make_url(database_url).get_backend_name() == "sqlite":
+        pytest.skip("SQLite has no server that could drop a connection")
+    flaky, outage = flaky_database
+    with flaky.app_context():
+        event = make_event()
+        form = registration_form(event)
+    client = flaky.test_client()
+    assert client.get(f"/e/{event.slug}/").status_code == 200  # the pool holds a connection
+    with outage():
+        time.sleep(0.3)  # the server goes away and comes back while nobody asks anything
+
+    time.sleep(PING_AFTER_IDLE)
+    assert client.get(f"/e/{event.slug}/").status_code == 200
+    assert client.post(f"/e/{event.slug}/register", data=form).status_code == 303
