@@ -36,6 +36,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 #: Operations both runs of a pair do; the longer run does ``--runs`` more.
 BASE = 20
+#: Seats in the registration's session: as in the load benchmark, some registrations get a
+#: seat and the rest join the waitlist (with the default ``--runs``, half each).
+CAPACITY = BASE + 50
 SCENARIOS = {
     "registration": ("registration (GET the form + POST it)", "regapp"),
     "minimal": ("registration (GET the form + POST it)", "minimal app"),
@@ -72,7 +75,7 @@ def worker(tree: Path, scenario: str, count: int, folder: Path) -> None:
             assert answer["status"] == "ok", answer
         return
     with app.app_context():
-        session = bench_load.make_event("instructions", None, datetime.now(UTC))
+        session = bench_load.make_event("instructions", CAPACITY, datetime.now(UTC))
         slug, form = session.event.slug, {**bench_load.REGISTRATION_FORM, "sessions": [session.id]}
     if scenario == "minimal":
         import minimal_app
@@ -174,7 +177,7 @@ def main() -> None:
     )
     print(text)
     if args.record:
-        record("instructions", text)
+        record(": instructions", text)
 
 
 if __name__ == "__main__":

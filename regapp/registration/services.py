@@ -423,14 +423,28 @@ def _refuse_closed(sessions: Iterable[EventSession], now: datetime) -> None:
 
 
 def _free_seats(sessions: list[EventSession]) -> dict[int, float]:
-    """Seats left per session; call only with the sessions locked."""
-    counts = seat_counts(s.id for s in sessions)
+    """Seats left per session; call only with the sessions locked. Only the confirmed seats of
+    sessions with a capacity are counted: a count bounded by the capacity, however long the
+    waitlist grows, and none at all for an unlimited session."""
+    limited = [s.id for s in sessions if s.capacity is not None]
+    taken = {}
+    if limited:
+        db.session.flush()  # what the ORM has pending counts too
+        taken = dict(db.session.connection().execute(_CONFIRMED, {"ids": limited}).all())
     return {
-        s.id: float("inf")
-        if s.capacity is None
-        else s.capacity - counts.get(s.id, {}).get(RegistrationStatus.CONFIRMED, 0)
+        s.id: float("inf") if s.capacity is None else s.capacity - taken.get(s.id, 0)
         for s in sessions
     }
+
+
+_CONFIRMED = (
+    select(Registration.session_id, func.count())
+    .where(
+        Registration.session_id.in_(bindparam("ids", expanding=True)),
+        Registration.status == RegistrationStatus.CONFIRMED,
+    )
+    .group_by(Registration.session_id)
+)
 
 
 def _fill_from_waitlist(session: EventSession) -> list[Registration]:
