@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, contains_eager, make_transient_to_detached
+from sqlalchemy.orm import aliased, contains_eager
 
 from ..auth.access import Device
 from ..database import begin_write
@@ -112,8 +112,8 @@ class Person:
 
 @dataclass
 class ScanResult:
-    """What a scan came to. The fields are taken from the log entry before its transaction
-    commits (the commit expires ORM objects, and reading ``entry`` again costs a query)."""
+    """What a scan came to. ``entry`` is the log entry as written (not in the ORM session:
+    what was not set on it reads as ``None``)."""
 
     entry: CheckIn
     verdict: str
@@ -208,14 +208,14 @@ def record_scan(scan: Scan, now: datetime | None = None) -> ScanResult:
 
 
 def _insert(entry: CheckIn) -> None:
-    """INSERT the new log entry, then attach it to the session as if the session had written
-    it (the ORM's unit of work costs three times what the INSERT does, at every scan)."""
+    """INSERT the new log entry without the ORM's unit of work (which costs three times what
+    the INSERT does, at every scan). ``entry`` stays outside the ORM session, with its new
+    id: the scan's answer reads what was set on it, and nothing ever reads it back (attaching
+    it to the session cost 4 % of a scan's instructions)."""
     session = db.session()
     given = entry.__dict__  # what was set; the columns' defaults fill in the rest
     values = {column: given[column] for column in _INSERTED if column in given}
     entry.id = session.connection().execute(_insert_query(), values).scalar_one()
-    make_transient_to_detached(entry)
-    session.add(entry)
     note_checkin(session, entry)
 
 
