@@ -49,6 +49,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         title, message = MESSAGES.get(error.code, (error.name, error.description))
+        if isinstance(wait := getattr(error, "retry_after", None), int):
+            message = f"You have tried this too often. Try again in {_in_words(wait)}."
         page = render_template("error.html", title=title, message=message)
         # The exception's own headers: Retry-After on a 429, Allow on a 405.
         return page, error.code, error.get_headers()
@@ -71,6 +73,14 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify(body), 503, headers
         # A page of its own: error.html would ask the database who is signed in.
         return render_template("unavailable.html", message=UNAVAILABLE), 503, headers
+
+
+def _in_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {round(seconds / 3600)} hours"
 
 
 def _wants_json() -> bool:
