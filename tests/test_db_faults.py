@@ -233,16 +233,21 @@ def flaky_database(app, database_url, tmp_path):
         proxy.stop()
 
 
-def test_database_briefly_unreachable_gives_a_503_page_then_recovers_by_itself(
-    flaky_database, make_event
-):
+@pytest.fixture
+def flaky_site(flaky_database, make_event):
+    """The flaky app with an event, a registration form for it and a client whose pool holds a
+    connection: ``(app, client, event, form, outage)``."""
     flaky, outage = flaky_database
     with flaky.app_context():
         event = make_event()
         form = registration_form(event)
     client = flaky.test_client()
-    assert client.get(f"/e/{event.slug}/").status_code == 200  # the pool holds a connection
+    assert client.get(f"/e/{event.slug}/").status_code == 200
+    return flaky, client, event, form, outage
 
+
+def test_database_briefly_unreachable_gives_a_503_page_then_recovers_by_itself(flaky_site):
+    flaky, client, event, form, outage = flaky_site
     with outage():
         page, seconds = timed(lambda: client.get(f"/e/{event.slug}/"))
         posted = client.post(f"/e/{event.slug}/register", data=form)
@@ -265,17 +270,10 @@ def test_database_briefly_unreachable_gives_a_503_page_then_recovers_by_itself(
         assert broken_invariants(db.session) == []
 
 
-def test_a_connection_the_server_dropped_while_idle_is_replaced_unnoticed(
-    flaky_database, make_event, database_url
-):
+def test_a_connection_the_server_dropped_while_idle_is_replaced_unnoticed(database_url, flaky_site):
     if make_url(database_url).get_backend_name() == "sqlite":
         pytest.skip("SQLite has no server that could drop a connection")
-    flaky, outage = flaky_database
-    with flaky.app_context():
-        event = make_event()
-        form = registration_form(event)
-    client = flaky.test_client()
-    assert client.get(f"/e/{event.slug}/").status_code == 200  # the pool holds a connection
+    _, client, event, form, outage = flaky_site
     with outage():
         time.sleep(0.3)  # the server goes away and comes back while nobody asks anything
 

@@ -149,27 +149,13 @@ def register(
     details: ParticipantDetails,
     session_ids: Iterable[int],
     now: datetime | None = None,
-    *,
-    notify: bool = True,
-    by_organiser: bool = False,
+    **options: bool,
 ) -> Participant:
-    """Register a new participant for sessions of ``event`` (or of the event whose registration
-    window that is: the form keeps it per process): a seat where one is left, the
-    waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing.
-
-    ``notify=False`` queues no confirmation email. ``by_organiser`` (an organiser adds them, as
-    the CSV import does): the registration window and a session's closed flag do not apply;
-    capacity and the waitlist do.
-
-    The rows are written with one INSERT each, without the ORM's unit of work (which cost more
-    than the rest of the registration together); a second registration of the same email is
-    refused by the unique index on (event, lower(email))."""
-    written = register_values(
-        event, details, session_ids, now, notify=notify, by_organiser=by_organiser
-    )
-    # The participant as written, known to the session without reading it back; what is not
-    # set here loads when first read, as after any commit.
-    participant = Participant(**written)
+    """:func:`register_values`, returning the participant as an ORM object (the import, the
+    tests, anyone who goes on with it)."""
+    participant = Participant(**register_values(event, details, session_ids, now, **options))
+    # Known to the session without reading it back; what is not set here loads when first
+    # read, as after any commit.
     make_transient_to_detached(participant)
     db.session.add(participant)
     return participant
@@ -184,9 +170,20 @@ def register_values(
     notify: bool = True,
     by_organiser: bool = False,
 ) -> dict:
-    """:func:`register`, returning the participant's columns as written (``id`` among them)
-    rather than the ORM object: all the registration form needs is the private link's token,
-    and making the object cost 6 % of a registration's instructions."""
+    """Register a new participant for sessions of ``event`` (or of the event whose registration
+    window that is: the form keeps it per process): a seat where one is left, the
+    waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing.
+    Returns the participant's columns as written (``id`` among them): all the registration
+    form needs is the private link's token, and making an ORM object of them
+    (:func:`register`) costs 6 % of a registration's instructions.
+
+    ``notify=False`` queues no confirmation email. ``by_organiser`` (an organiser adds them, as
+    the CSV import does): the registration window and a session's closed flag do not apply;
+    capacity and the waitlist do.
+
+    The rows are written with one INSERT each, without the ORM's unit of work (which cost more
+    than the rest of the registration together); a second registration of the same email is
+    refused by the unique index on (event, lower(email))."""
     now = now or utcnow()
     if not by_organiser and (reason := event.registration_closed_reason(now)):
         raise RegistrationError(reason)
