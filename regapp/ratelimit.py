@@ -12,7 +12,7 @@ logged: refusing every registration during a Redis outage would do more harm tha
 attempts.
 
 (Flask-Limiter did this before. Its request hook and its decorator ran on every request, limited
-or not, and cost a seventh of a registration's instructions and a fifteenth of a door scan's;
+or not, and cost an eighth of a registration's instructions and a tenth of a door scan's;
 bench/README.md has the figures.)
 """
 
