@@ -49,7 +49,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         title, message = MESSAGES.get(error.code, (error.name, error.description))
-        if isinstance(wait := getattr(error, "retry_after", None), int):
+        if error.code == 429 and isinstance(wait := getattr(error, "retry_after", None), int):
             message = f"You have tried this too often. Try again in {_in_words(wait)}."
         page = render_template("error.html", title=title, message=message)
         # The exception's own headers: Retry-After on a 429, Allow on a 405.

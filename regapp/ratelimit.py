@@ -80,7 +80,7 @@ def limit(setting: str):
 
 def _count(limiter: FixedWindowRateLimiter, limits: str, identifiers: tuple[str, ...]) -> None:
     try:
-        for item in _items(limits):
+        for item in items(limits):
             if not limiter.hit(item, *identifiers):
                 raise TooManyRequests(retry_after=seconds_to_wait(item, identifiers))
     except StorageError as error:
@@ -88,5 +88,6 @@ def _count(limiter: FixedWindowRateLimiter, limits: str, identifiers: tuple[str,
 
 
 @cache
-def _items(limits: str) -> tuple[RateLimitItem, ...]:
+def items(limits: str) -> tuple[RateLimitItem, ...]:
+    """The limits of a setting (``"10 per minute; 100 per hour"``), parsed once."""
     return tuple(parse_many(limits))

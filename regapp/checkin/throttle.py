@@ -12,7 +12,6 @@ when in Redis.
 """
 
 from flask import current_app, jsonify
-from limits import parse
 from limits.errors import StorageError
 
 from .. import audit, ratelimit
@@ -35,7 +34,7 @@ def refusal(actor: Actor):
     """A 429 answer when ``actor`` has used up its unknown codes for now, else ``None``."""
     if (counter := ratelimit.counter()) is None:
         return None
-    item = parse(current_app.config["UNKNOWN_CODE_LIMIT"])
+    item = ratelimit.items(current_app.config["UNKNOWN_CODE_LIMIT"])[0]
     try:
         if counter.test(item, *_key(actor)):
             return None
@@ -61,7 +60,7 @@ def count(actor: Actor, session_id: int, result: ScanResult) -> None:
     if result.verdict != Verdict.UNKNOWN_CODE or (counter := ratelimit.counter()) is None:
         return
     limit = current_app.config["UNKNOWN_CODE_LIMIT"]
-    item = parse(limit)
+    item = ratelimit.items(limit)[0]
     try:
         counter.hit(item, *_key(actor))
         used_up = not counter.test(item, *_key(actor))

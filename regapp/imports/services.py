@@ -47,8 +47,8 @@ from ..registration.services import (
     ParticipantDetails,
     RegistrationError,
     change_sessions,
+    confirmed_counts,
     register,
-    seat_counts,
 )
 
 #: Rows in one file; larger lists go in several files.
@@ -449,11 +449,10 @@ def plan(event: Event, rows: list[dict]) -> Plan:
             asked.update(set(row["sessions"]) - current["sessions"])
         else:
             result.unchanged += 1
-    taken = seat_counts(asked)
+    taken = confirmed_counts(asked)
     for session in event.sessions:
         if session.id in asked and session.capacity is not None:
-            confirmed = taken.get(session.id, {}).get(RegistrationStatus.CONFIRMED, 0)
-            left = max(session.capacity - confirmed, 0)
+            left = max(session.capacity - taken.get(session.id, 0), 0)
             if asked[session.id] > left:
                 result.crowded.append((session.title, asked[session.id], left))
     return result

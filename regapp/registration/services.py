@@ -91,6 +91,26 @@ _SEAT_COUNTS = (
 )
 
 
+def confirmed_counts(session_ids: Iterable[int]) -> dict[int, int]:
+    """The seats taken (confirmed registrations) per session, counted by the database: a count
+    bounded by each session's capacity, however long its waitlist grows."""
+    ids = list(session_ids)
+    if not ids:
+        return {}
+    db.session.flush()  # what the ORM has pending counts too
+    return dict(db.session.connection().execute(_CONFIRMED, {"ids": ids}).all())
+
+
+_CONFIRMED = (
+    select(Registration.session_id, func.count())
+    .where(
+        Registration.session_id.in_(bindparam("ids", expanding=True)),
+        Registration.status == RegistrationStatus.CONFIRMED,
+    )
+    .group_by(Registration.session_id)
+)
+
+
 def programme(event: Event) -> list[tuple[date, list[SessionSeats]]]:
     """The event's sessions with their seats, grouped by day in the event's time zone."""
     counts = seat_counts(s.id for s in event.sessions)
@@ -318,7 +338,7 @@ def set_capacity(session: EventSession, capacity: int | None) -> list[Registrati
     Returns the promoted registrations."""
     begin_write()
     (locked,) = _lock_sessions(session.event_id, [session.id])
-    confirmed = seat_counts([locked.id]).get(locked.id, {}).get(RegistrationStatus.CONFIRMED, 0)
+    confirmed = confirmed_counts([locked.id]).get(locked.id, 0)
     if capacity is not None and capacity < confirmed:
         db.session.rollback()
         raise RegistrationError(
@@ -420,28 +440,13 @@ def _refuse_closed(sessions: Iterable[EventSession], now: datetime) -> None:
 
 
 def _free_seats(sessions: list[EventSession]) -> dict[int, float]:
-    """Seats left per session; call only with the sessions locked. Only the confirmed seats of
-    sessions with a capacity are counted: a count bounded by the capacity, however long the
-    waitlist grows, and none at all for an unlimited session."""
-    limited = [s.id for s in sessions if s.capacity is not None]
-    taken = {}
-    if limited:
-        db.session.flush()  # what the ORM has pending counts too
-        taken = dict(db.session.connection().execute(_CONFIRMED, {"ids": limited}).all())
+    """Seats left per session; call only with the sessions locked. An unlimited session is not
+    counted at all."""
+    taken = confirmed_counts(s.id for s in sessions if s.capacity is not None)
     return {
         s.id: float("inf") if s.capacity is None else s.capacity - taken.get(s.id, 0)
         for s in sessions
     }
-
-
-_CONFIRMED = (
-    select(Registration.session_id, func.count())
-    .where(
-        Registration.session_id.in_(bindparam("ids", expanding=True)),
-        Registration.status == RegistrationStatus.CONFIRMED,
-    )
-    .group_by(Registration.session_id)
-)
 
 
 def _fill_from_waitlist(session: EventSession) -> list[Registration]:
