@@ -9,6 +9,7 @@ is real and the first test able to fail.
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from regapp.extensions import db
@@ -75,6 +76,12 @@ def test_fifty_racers_for_the_last_three_seats_never_oversell(make_app, make_eve
 def test_negative_control_without_seat_locking_the_race_is_detected(make_app, make_event):
     app = racing_app(make_app, SEAT_LOCKING=False)
     with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            pytest.skip(
+                "SQLite: a registration writes the participant before it counts the seats, so "
+                "its first statement takes the write lock, with or without BEGIN IMMEDIATE: "
+                "there is no unlocked race to detect"
+            )
         detected = []
         for attempt in range(3):  # a race is a matter of chance; it shows on the first try
             event = make_event({"capacity": CAPACITY}, slug=f"control-{attempt}")

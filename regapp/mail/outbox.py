@@ -43,7 +43,7 @@ def queue_message(kind: MessageKind, participant_id: int, recipient: str) -> Non
     )
 
 
-_INSERT_MESSAGE = insert(OutboxMessage)
+_INSERT_MESSAGE = insert(OutboxMessage).inline()
 
 
 def deliver_due(now: datetime | None = None, limit: int = 50) -> dict[str, int]:

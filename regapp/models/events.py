@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    literal,
+)
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
@@ -141,9 +152,15 @@ class EventSession(db.Model):
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 
-    @property
+    @hybrid_property
     def mask(self) -> int:
+        """The session's bit as a number (also in SQL), to add to a mask."""
         return 1 << self.bit
+
+    @mask.inplace.expression
+    @classmethod
+    def _mask_expression(cls):
+        return literal(1, BigInteger).op("<<")(cls.bit)
 
     def local_day(self) -> date:
         return self.event.local(self.starts_at).date()
@@ -158,6 +175,12 @@ class EventSession(db.Model):
     def checkin_open(self, now: datetime) -> bool:
         opens, closes = self.checkin_window
         return opens <= now < closes
+
+    @hybrid_method
+    def takes_registrations(self, now: datetime) -> bool:
+        """Whether the session takes new registrations at ``now`` (also in SQL): the opposite
+        of :meth:`closed_reason`."""
+        return self.registration_open & (self.ends_at > now)
 
     def closed_reason(self, now: datetime) -> str | None:
         """Why this session takes no new registrations at ``now``, or ``None``."""

@@ -14,6 +14,8 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     event,
+    func,
+    select,
     text,
     update,
 )
@@ -279,6 +281,19 @@ def _keep_masks(*masks: str):
 #: Sets (or clears) a session's bit in a participant's ``in_person`` or ``online`` mask.
 CHECK_IN_MASK = {mask: _keep_masks(mask) for mask in ("in_person", "online")}
 _SEAT_MASKS = _keep_masks("seats", "waitlisted")
+
+
+def seat_masks(status: str):
+    """A participant's ``seats`` (or ``waitlisted``) mask worked out in SQL from their
+    registrations of ``status``: a scalar subquery of the row it is compared with or set on.
+    The sessions' bits differ, so their sum is their union."""
+    return (
+        select(func.coalesce(func.sum(EventSession.mask), 0))
+        .select_from(Registration)
+        .join(EventSession, EventSession.id == Registration.session_id)
+        .where(Registration.participant_id == Participant.id, Registration.status == status)
+        .scalar_subquery()
+    )
 
 
 @event.listens_for(Session, "after_flush")

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import Boolean, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from .. import audit
 from ..checkin.counts import note_registrations
-from ..database import begin_write
+from ..database import begin_write, pipelined
 from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
@@ -35,7 +35,7 @@ from ..models import (
     RegistrationStatus,
 )
 from ..models.events import RegistrationWindow
-from ..models.participants import new_manage_token
+from ..models.participants import new_manage_token, seat_masks
 from ..models.types import utcnow
 
 
@@ -203,44 +203,38 @@ def register_values(
 
     The rows are written with one INSERT each, without the ORM's unit of work (which cost more
     than the rest of the registration together); a second registration of the same email is
-    refused by the unique index on (event, lower(email))."""
+    refused by the unique index on (event, lower(email)). The seats are given in SQL: once the
+    sessions are locked, one INSERT writes the registrations, each confirmed if its session has
+    a seat left and waitlisted if not, and one UPDATE the participant's masks. On PostgreSQL
+    these go in one round trip (:func:`~regapp.database.pipelined`), so the seat lock, which
+    every registration for the session waits for, is held for the server's work and not for
+    the app's: in a registration rush that lock is what bounds the rate."""
     now = now or utcnow()
     if not by_organiser and (reason := event.registration_closed_reason(now)):
         raise RegistrationError(reason)
     event_id = event.id  # read before begin_write() lets go of what the request read
+    ids = sorted(set(session_ids))
     begin_write()
     try:
-        sessions = _lock_sessions(event_id, session_ids)
-        if not by_organiser:
-            _refuse_closed(sessions, now)
-        free = _free_seats(sessions)
-        seated = [session for session in sessions if free[session.id] > 0]
         connection = db.session.connection()
         written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
-        # The attendance masks (Participant.seats) with the row, as the ORM's changes keep them.
-        written |= {
-            "seats": sum(s.mask for s in seated),
-            "waitlisted": sum(s.mask for s in sessions if s not in seated),
-        }
         written |= vars(details)
         participant_id = connection.scalar(_INSERT_PARTICIPANT, written)
-        connection.execute(_INSERT_CODE, {"participant_id": participant_id})
-        connection.execute(
-            _INSERT_REGISTRATION,
-            [
-                {
-                    "participant_id": participant_id,
-                    "session_id": session.id,
-                    "status": RegistrationStatus.CONFIRMED
-                    if session in seated
-                    else RegistrationStatus.WAITLISTED,
-                }
-                for session in sessions
-            ],
-        )
-        note_registrations(db.session(), [session.id for session in sessions])
-        if notify:
-            queue_message(MessageKind.CONFIRMATION, participant_id, details.email)
+        person = {"pid": participant_id}
+        with pipelined(connection):
+            connection.execute(_INSERT_CODE, {"participant_id": participant_id})
+            if ids:
+                sessions = {"event_id": event_id, "ids": ids}
+                if current_app.config["SEAT_LOCKING"]:
+                    connection.execute(_LOCK_SESSION_ROWS, sessions)
+                open_only = {"now": now, "any_state": by_organiser}
+                connection.execute(_INSERT_REGISTRATIONS, person | sessions | open_only)
+                connection.execute(_SET_SEAT_MASKS, person)
+            if notify:
+                queue_message(MessageKind.CONFIRMATION, participant_id, details.email)
+        if connection.scalar(_REGISTRATIONS_OF, person) != len(ids):
+            _refuse(event_id, ids, now, by_organiser)
+        note_registrations(db.session(), ids)
         db.session.commit()
     except IntegrityError:
         # The email is registered already (perhaps a moment ago, by a request racing this one).
@@ -254,8 +248,61 @@ def register_values(
 
 
 _INSERT_PARTICIPANT = insert(Participant).returning(Participant.id)
-_INSERT_CODE = insert(AccessCode)
-_INSERT_REGISTRATION = insert(Registration)
+_INSERT_CODE = insert(AccessCode).inline()  # inline: no RETURNING of the new id
+# Counted by the INSERT below, a statement after the one that locked the sessions: PostgreSQL
+# shows each statement what was committed before it began, so this count includes the seats of
+# the transaction that held the lock before (a count in the locking statement itself would not).
+_SEATS_TAKEN = (
+    select(func.count())
+    .where(
+        Registration.session_id == EventSession.id,
+        Registration.status == RegistrationStatus.CONFIRMED,
+    )
+    .scalar_subquery()
+)
+_INSERT_REGISTRATIONS = (
+    insert(Registration)
+    .inline()
+    .from_select(
+        ["participant_id", "session_id", "status"],
+        select(
+            bindparam("pid"),
+            EventSession.id,
+            case(
+                (
+                    or_(EventSession.capacity.is_(None), EventSession.capacity > _SEATS_TAKEN),
+                    RegistrationStatus.CONFIRMED.value,
+                ),
+                else_=RegistrationStatus.WAITLISTED.value,
+            ),
+        ).where(
+            EventSession.event_id == bindparam("event_id"),
+            EventSession.id.in_(bindparam("ids", expanding=True)),
+            or_(
+                bindparam("any_state", type_=Boolean),
+                EventSession.takes_registrations(bindparam("now")),
+            ),
+        ),
+    )
+)
+_SET_SEAT_MASKS = (
+    update(Participant)
+    .where(Participant.id == bindparam("pid"))
+    .values(
+        seats=seat_masks(RegistrationStatus.CONFIRMED),
+        waitlisted=seat_masks(RegistrationStatus.WAITLISTED),
+    )
+)
+_REGISTRATIONS_OF = select(func.count()).where(Registration.participant_id == bindparam("pid"))
+
+
+def _refuse(event_id: int, ids: list[int], now: datetime, by_organiser: bool) -> None:
+    """Raise why the sessions ``ids`` did not all take the registration: one is not the
+    event's, or (unless ``by_organiser``) closed."""
+    sessions = _lock_sessions(event_id, ids)  # raises for a session that is not the event's
+    if not by_organiser:
+        _refuse_closed(sessions, now)
+    raise RegistrationError(NO_SUCH_SESSION, field="sessions")  # not reached: all are open
 
 
 def change_sessions(
@@ -431,6 +478,7 @@ _SESSIONS = (
     .order_by(EventSession.id)
 )
 _LOCK_SESSIONS = _SESSIONS.with_for_update(key_share=True)
+_LOCK_SESSION_ROWS = _LOCK_SESSIONS.with_only_columns(EventSession.id)  # nothing read back
 
 
 def _refuse_closed(sessions: Iterable[EventSession], now: datetime) -> None:

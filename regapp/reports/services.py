@@ -38,12 +38,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
-    BigInteger,
     Select,
     and_,
     case,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -69,6 +67,7 @@ from ..models import (
     RegistrationStatus,
     organisation_key,
 )
+from ..models.participants import seat_masks
 
 NO_ORGANISATION = "(no organisation)"
 #: How many organisations (most registered people first) the live dashboard gets.
@@ -218,28 +217,18 @@ def recount_masks() -> int:
     check-in log, in one UPDATE (the bench's generator, and ``flask recount-attendance`` after
     changes made straight in the database, which the masks do not follow). Returns how many
     rows changed. The caller commits."""
-    mask = literal(1, BigInteger).op("<<")(EventSession.bit)
-
-    def total(query: Select, model, distinct: bool = False):
-        added = func.sum(func.distinct(mask) if distinct else mask)
-        query = query.with_only_columns(func.coalesce(added, 0)).select_from(model)
-        return query.join(EventSession, EventSession.id == model.session_id).scalar_subquery()
-
-    def seats(status: str):
-        query = select(Registration).where(
-            Registration.participant_id == Participant.id, Registration.status == status
-        )
-        return total(query, Registration)
 
     def checked_in(channel: str):
         log = effective_checkins(many=True).where(
             CheckIn.participant_id == Participant.id, CheckIn.channel == channel
         )
-        return total(log, CheckIn, distinct=True)
+        added = func.coalesce(func.sum(func.distinct(EventSession.mask)), 0)
+        query = log.with_only_columns(added).select_from(CheckIn)
+        return query.join(EventSession, EventSession.id == CheckIn.session_id).scalar_subquery()
 
     values = {
-        "seats": seats(RegistrationStatus.CONFIRMED),
-        "waitlisted": seats(RegistrationStatus.WAITLISTED),
+        "seats": seat_masks(RegistrationStatus.CONFIRMED),
+        "waitlisted": seat_masks(RegistrationStatus.WAITLISTED),
         "in_person": checked_in(Channel.IN_PERSON),
         "online": checked_in(Channel.ONLINE),
     }
