@@ -10,7 +10,8 @@ from a separate process on loopback (:mod:`loadgen`, asyncio), bounded in count 
    seats than the capacity (the oversell check).
 2. **The same load against** :mod:`minimal_app` (Flask + Flask-SQLAlchemy, a form with a CSRF
    token and one INSERT), served by the same gunicorn settings on the same database: the ratio
-   of the two rates is what regapp's own work costs.
+   of the two rates is what regapp's own work costs. Both are served at once and take the burst
+   in turns (``ROUNDS`` rounds), so that the machine's changes of speed fall on both alike.
 3. **Check-in API**: 1, 8 and 32 scanners POST ``/api/v1/checkins`` with a device token, each
    scan a code nobody scanned before (a real ``ok``, written to the log), for a session whose
    check-in is open, among ``--participants`` people registered for it.
@@ -101,6 +102,8 @@ TARGET_RATIO = 0.70
 TARGET_CHECKIN_RATE = 410  # 10 x pretix's 41 redeems/s at 8 and at 32 scanners
 TARGET_SINGLE_P50_MS = 5
 TARGET_P99_AT_32_MS = 100
+#: The registration burst's rounds: regapp and the minimal app in turns (run_registration).
+ROUNDS = 4
 REGISTRATION_FORM = {
     "country": "Azerbaijan",
     "job_title": "Head of Innovation",
@@ -442,28 +445,64 @@ def registration_spec(port: int, slug: str, session_id: int, clients: int, count
     }
 
 
-def burst(server: Server, backends: Backends, slug: str, session_id: int, args):
-    """A warm-up (every worker loads its templates and connects), then the measured burst;
-    the burst's answer and the number of warm-up registrations."""
-    warm = load(registration_spec(server.port, slug, session_id, 4, args.workers * 4, args))
-    spec = registration_spec(server.port, slug, session_id, args.clients, args.registrations, args)
-    return load(spec, server, backends), len(warm["latencies"])
+def warm_up(server: Server, slug: str, session_id: int, args) -> int:
+    """A few registrations, so that every worker has loaded its templates and connected; how
+    many went through."""
+    spec = registration_spec(server.port, slug, session_id, 4, args.workers * 4, args)
+    return len(load(spec)["latencies"])
+
+
+def combined(answers: list[dict]) -> dict:
+    """The answers of several rounds of one app as one."""
+    return {
+        "seconds": sum(a["seconds"] for a in answers),
+        "latencies": [x for a in answers for x in a["latencies"]],
+        "errors": sum(a["errors"] for a in answers),
+        "examples": [x for a in answers for x in a["examples"]][:5],
+        "cpu": {key: sum(a["cpu"][key] for a in answers) for key in answers[0]["cpu"]},
+    }
 
 
 def run_registration(kind: str, url: str, args, folder: Path) -> tuple[list[Outcome], str]:
+    """regapp and the minimal app, both served at once, take the burst in turns: ``ROUNDS``
+    rounds of an equal share each, the order swapped every round, so that a change in the
+    machine's speed during the run (seen here: the minimal app's rate moving by half from one
+    minute to the next) falls on both alike."""
     app = make_app(url, folder)
     with app.app_context():
         capacity = int(args.registrations * 0.6)
         session = make_event("registration-rush", capacity, datetime.now(UTC) + timedelta(days=10))
         slug, session_id = session.event.slug, session.id
         db.engine.dispose()
+    create_table(url)
+    minimal_env = server_env(
+        args, MINIMAL_DATABASE_URL=url, MINIMAL_SECRET_KEY=secrets.token_hex(32)
+    )
+    if kind == "sqlite":
+        minimal_env["MINIMAL_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
 
     backends = Backends(url)
-    with serving(
-        "regapp:create_app()", regapp_env(url, folder, args), args, folder, f"/e/{slug}/register"
-    ) as server:
-        answer, warmed = burst(server, backends, slug, session_id, args)
-        ours = measured("registration", kind, "regapp", args.clients, answer, server)
+    form = f"/e/{slug}/register"
+    with (
+        serving("regapp:create_app()", regapp_env(url, folder, args), args, folder, form) as ours,
+        serving("minimal_app:create_app()", minimal_env, args, folder, form, BENCH) as base,
+    ):
+        servers = {"regapp": ours, "minimal": base}
+        warmed = warm_up(ours, slug, session_id, args)
+        warm_up(base, slug, session_id, args)
+        answers = {name: [] for name in servers}
+        share = math.ceil(args.registrations / ROUNDS)
+        for round_ in range(ROUNDS):
+            for name in sorted(servers, reverse=round_ % 2 == 1):
+                spec = registration_spec(
+                    servers[name].port, slug, session_id, args.clients, share, args
+                )
+                answers[name].append(load(spec, servers[name], backends))
+        outcomes = {
+            name: measured("registration", kind, name, args.clients, combined(got), servers[name])
+            for name, got in answers.items()
+        }
+    backends.close()
 
     with app.app_context():
         confirmed, waitlisted = (
@@ -477,6 +516,7 @@ def run_registration(kind: str, url: str, args, folder: Path) -> tuple[list[Outc
         people = db.session.scalar(select(func.count()).select_from(Participant))
         db.session.remove()
         db.engine.dispose()
+    ours, minimal = outcomes["regapp"], outcomes["minimal"]
     expected = warmed + ours.done
     oversold = max(confirmed - capacity, 0)
     check = (
@@ -487,22 +527,12 @@ def run_registration(kind: str, url: str, args, folder: Path) -> tuple[list[Outc
     ours.note = f"oversold {oversold}" + ("" if consistent else " (counts do not add up)")
     print(f"  {kind} regapp: {check}; {ours.note}")
 
-    create_table(url)
-    env = server_env(args, MINIMAL_DATABASE_URL=url, MINIMAL_SECRET_KEY=secrets.token_hex(32))
-    if kind == "sqlite":
-        env["MINIMAL_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
-    with serving(
-        "minimal_app:create_app()", env, args, folder, f"/e/{slug}/register", chdir=BENCH
-    ) as server:
-        answer, _ = burst(server, backends, slug, session_id, args)
-        minimal = measured("registration", kind, "minimal", args.clients, answer, server)
     engine = create_engine(url)
     with engine.begin() as connection:
         rows = connection.scalar(text(f"SELECT count(*) FROM {MINIMAL_TABLE}"))
         connection.execute(text(f"DROP TABLE {MINIMAL_TABLE}"))
     engine.dispose()
     minimal.note = f"{rows} rows"
-    backends.close()
     return [ours, minimal], check
 
 
