@@ -46,8 +46,9 @@ def pipelined(connection: Connection) -> Iterator[None]:
     """On PostgreSQL, the statements run on ``connection`` in this block go to the server
     together at its end, in one round trip (psycopg's pipeline mode), instead of one round trip
     each; elsewhere they run one by one as usual. Only for statements whose results nobody
-    reads: an INSERT, an UPDATE. An error of any of them is raised at the end of the block,
-    as SQLAlchemy would have raised it (a :class:`~sqlalchemy.exc.DBAPIError`).
+    reads: an INSERT, an UPDATE, a ``SELECT ... FOR UPDATE`` run for its lock. An error of any
+    of them is raised at the end of the block, as SQLAlchemy would have raised it (a
+    :class:`~sqlalchemy.exc.DBAPIError`).
 
     What it is for: a transaction holding a lock that others wait for (the seat lock) sends its
     statements at once, instead of waking the request's thread after each, which under load

@@ -300,8 +300,8 @@ def seat_masks(status: str):
 def _keep_seat_masks(session: Session, _context) -> None:
     """Every registration written through the ORM (joined, promoted, cancelled, moved to the
     waitlist) sets its session's bit in its participant's ``seats`` or ``waitlisted`` mask, and
-    clears it in the other; a deleted one clears both. (:func:`register` writes a new
-    participant's masks with the row.)"""
+    clears it in the other; a deleted one clears both. (:func:`register`, which writes without
+    the ORM, sets a new participant's masks from its registrations in SQL.)"""
     changed = [
         item
         for item in (*session.new, *session.dirty, *session.deleted)
