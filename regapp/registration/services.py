@@ -225,7 +225,9 @@ def register_values(
             connection.execute(_INSERT_CODE, {"participant_id": participant_id})
             if ids:
                 sessions = {"event_id": event_id, "ids": ids}
-                if current_app.config["SEAT_LOCKING"]:
+                # Row locks are PostgreSQL's: SQLite's transaction has held the whole
+                # database's write lock since its BEGIN IMMEDIATE (begin_write).
+                if current_app.config["SEAT_LOCKING"] and connection.dialect.name == "postgresql":
                     connection.execute(_LOCK_SESSION_ROWS, sessions)
                 open_only = {"now": now, "any_state": by_organiser}
                 connection.execute(_INSERT_REGISTRATIONS, person | sessions | open_only)
