@@ -42,7 +42,7 @@ def begin_write() -> None:
 
 
 @contextmanager
-def pipelined(connection: Connection) -> Iterator[None]:
+def pipelined(connection: Connection, *, commit: bool = False) -> Iterator[None]:
     """On PostgreSQL, the statements run on ``connection`` in this block go to the server
     together at its end, in one round trip (psycopg's pipeline mode), instead of one round trip
     each; elsewhere they run one by one as usual. Only for statements whose results nobody
@@ -50,9 +50,18 @@ def pipelined(connection: Connection) -> Iterator[None]:
     of them is raised at the end of the block, as SQLAlchemy would have raised it (a
     :class:`~sqlalchemy.exc.DBAPIError`).
 
+    ``commit=True``: on PostgreSQL the transaction's COMMIT goes in the same round trip, after
+    the block's statements (none of them failed, or it is not run). The caller still ends the
+    transaction with ``db.session.commit()`` as usual, which then has nothing left to send (on
+    SQLite it commits), so SQLAlchemy's commit events fire after the server committed: the
+    live counts (:mod:`regapp.checkin.counts`) then take the commit as sent later than it
+    was, which is safe for a change that makes them read again (registrations) but not for
+    one they add up (a check-in).
+
     What it is for: a transaction holding a lock that others wait for (the seat lock) sends its
-    statements at once, instead of waking the request's thread after each, which under load
-    has to wait its turn for a core and for Python's GIL while the others wait for the lock."""
+    statements and its COMMIT at once, so the lock is let go as soon as the server has done
+    their work, instead of waiting for the request's thread to wake after each statement, which
+    under load has to wait its turn for a core and for Python's GIL while the others wait."""
     if connection.dialect.name != "postgresql":
         yield
         return
@@ -61,6 +70,8 @@ def pipelined(connection: Connection) -> Iterator[None]:
     try:
         with driver.pipeline():
             yield
+            if commit:
+                driver.commit()
     except dbapi.Error as error:
         gone = connection.dialect.is_disconnect(error, driver, None)
         if gone:

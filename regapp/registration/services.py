@@ -205,23 +205,29 @@ def register_values(
     than the rest of the registration together); a second registration of the same email is
     refused by the unique index on (event, lower(email)). The seats are given in SQL: once the
     sessions are locked, one INSERT writes the registrations, each confirmed if its session has
-    a seat left and waitlisted if not, and one UPDATE the participant's masks. On PostgreSQL
-    these go in one round trip (:func:`~regapp.database.pipelined`), so the seat lock, which
-    every registration for the session waits for, is held for the server's work and not for
-    the app's: in a registration rush that lock is what bounds the rate."""
+    a seat left and waitlisted if not, and one UPDATE the participant's masks, which fails
+    unless every chosen session took the registration. On PostgreSQL these go in one round
+    trip with the COMMIT (:func:`~regapp.database.pipelined`), so the seat lock, which every
+    registration for the session waits for, is held for the server's work and not for the
+    app's: in a registration rush that lock is what bounds the rate."""
     now = now or utcnow()
     if not by_organiser and (reason := event.registration_closed_reason(now)):
         raise RegistrationError(reason)
     event_id = event.id  # read before begin_write() lets go of what the request read
     ids = sorted(set(session_ids))
     begin_write()
+    connection = db.session.connection()
+    written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
+    written |= vars(details)
     try:
-        connection = db.session.connection()
-        written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
-        written |= vars(details)
         participant_id = connection.scalar(_INSERT_PARTICIPANT, written)
-        person = {"pid": participant_id}
-        with pipelined(connection):
+    except IntegrityError:
+        # The email is registered already (perhaps a moment ago, by a request racing this one).
+        db.session.rollback()
+        raise _duplicate_email() from None
+    person = {"pid": participant_id}
+    try:
+        with pipelined(connection, commit=True):
             connection.execute(_INSERT_CODE, {"participant_id": participant_id})
             if ids:
                 sessions = {"event_id": event_id, "ids": ids}
@@ -231,19 +237,15 @@ def register_values(
                     connection.execute(_LOCK_SESSION_ROWS, sessions)
                 open_only = {"now": now, "any_state": by_organiser}
                 connection.execute(_INSERT_REGISTRATIONS, person | sessions | open_only)
-                connection.execute(_SET_SEAT_MASKS, person)
+                connection.execute(_SET_SEAT_MASKS, person | {"chosen": len(ids)})
             if notify:
                 queue_message(MessageKind.CONFIRMATION, participant_id, details.email)
-        if connection.scalar(_REGISTRATIONS_OF, person) != len(ids):
-            _refuse(event_id, ids, now, by_organiser)
-        note_registrations(db.session(), ids)
+            note_registrations(db.session(), ids)
         db.session.commit()
     except IntegrityError:
-        # The email is registered already (perhaps a moment ago, by a request racing this one).
+        # A chosen session did not take the registration (_SET_SEAT_MASKS): say which, and why.
         db.session.rollback()
-        raise _duplicate_email() from None
-    except RegistrationError:
-        db.session.rollback()
+        _refuse(event_id, ids, now, by_organiser)
         raise
     wake_worker()
     return {"id": participant_id, **written}
@@ -287,24 +289,34 @@ _INSERT_REGISTRATIONS = (
         ),
     )
 )
+# The participant's masks, from the registrations just written, only if every chosen session
+# took one (the INSERT above leaves out a session that is not the event's, or is closed);
+# otherwise ``seats`` is set to NULL, which the table refuses: the transaction fails before its
+# COMMIT, which on PostgreSQL travels with it (no round trip to check between the two).
 _SET_SEAT_MASKS = (
     update(Participant)
     .where(Participant.id == bindparam("pid"))
     .values(
-        seats=seat_masks(RegistrationStatus.CONFIRMED),
+        seats=case(
+            (
+                select(func.count())
+                .where(Registration.participant_id == Participant.id)
+                .scalar_subquery()
+                == bindparam("chosen"),
+                seat_masks(RegistrationStatus.CONFIRMED),
+            ),
+        ),
         waitlisted=seat_masks(RegistrationStatus.WAITLISTED),
     )
 )
-_REGISTRATIONS_OF = select(func.count()).where(Registration.participant_id == bindparam("pid"))
 
 
 def _refuse(event_id: int, ids: list[int], now: datetime, by_organiser: bool) -> None:
     """Raise why the sessions ``ids`` did not all take the registration: one is not the
-    event's, or (unless ``by_organiser``) closed."""
+    event's, or (unless ``by_organiser``) closed. Returns if neither is so."""
     sessions = _lock_sessions(event_id, ids)  # raises for a session that is not the event's
     if not by_organiser:
         _refuse_closed(sessions, now)
-    raise RegistrationError(NO_SUCH_SESSION, field="sessions")  # not reached: all are open
 
 
 def change_sessions(
