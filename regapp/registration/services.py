@@ -313,8 +313,10 @@ _SET_SEAT_MASKS = (
 
 def _refuse(event_id: int, ids: list[int], now: datetime, by_organiser: bool) -> None:
     """Raise why the sessions ``ids`` did not all take the registration: one is not the
-    event's, or (unless ``by_organiser``) closed. Returns if neither is so."""
-    sessions = _lock_sessions(event_id, ids)  # raises for a session that is not the event's
+    event's, or (unless ``by_organiser``) closed. Returns if neither is so. Reads them after
+    the registration's transaction rolled back: nothing to lock."""
+    # Raises for a session that is not the event's.
+    sessions = _lock_sessions(event_id, ids, lock=False)
     if not by_organiser:
         _refuse_closed(sessions, now)
 
@@ -473,10 +475,13 @@ def resend_manage_link(event: Event, email: str) -> None:
 NO_SUCH_SESSION = "One of the chosen sessions does not exist."
 
 
-def _lock_sessions(event_id: int, session_ids: Iterable[int]) -> list[EventSession]:
-    """The event's sessions with these ids, locked for seat allocation, in id order."""
+def _lock_sessions(
+    event_id: int, session_ids: Iterable[int], *, lock: bool = True
+) -> list[EventSession]:
+    """The event's sessions with these ids, locked for seat allocation (unless ``lock`` is
+    false: only read), in id order."""
     ids = sorted(set(session_ids))
-    query = _LOCK_SESSIONS if current_app.config["SEAT_LOCKING"] else _SESSIONS
+    query = _LOCK_SESSIONS if lock and current_app.config["SEAT_LOCKING"] else _SESSIONS
     sessions = list(db.session.scalars(query, {"event_id": event_id, "ids": ids}))
     if len(sessions) != len(ids):
         raise UnknownSession(NO_SUCH_SESSION, field="sessions")
