@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NoReturn
 
 from flask import current_app
 from sqlalchemy import Boolean, and_, bindparam, case, func, insert, or_, select, update
@@ -246,7 +247,6 @@ def register_values(
         # A chosen session did not take the registration (_SET_SEAT_MASKS): say which, and why.
         db.session.rollback()
         _refuse(event_id, ids, now, by_organiser)
-        raise
     wake_worker()
     return {"id": participant_id, **written}
 
@@ -311,14 +311,16 @@ _SET_SEAT_MASKS = (
 )
 
 
-def _refuse(event_id: int, ids: list[int], now: datetime, by_organiser: bool) -> None:
+def _refuse(event_id: int, ids: list[int], now: datetime, by_organiser: bool) -> NoReturn:
     """Raise why the sessions ``ids`` did not all take the registration: one is not the
-    event's, or (unless ``by_organiser``) closed. Returns if neither is so. Reads them after
-    the registration's transaction rolled back: nothing to lock."""
+    event's, or (unless ``by_organiser``) closed. Reads them after the registration's
+    transaction rolled back: nothing to lock."""
     # Raises for a session that is not the event's.
     sessions = _lock_sessions(event_id, ids, lock=False)
     if not by_organiser:
         _refuse_closed(sessions, now)
+    # Nothing refuses it now: a session changed in the meantime.
+    raise RegistrationError(NO_SUCH_SESSION, field="sessions")
 
 
 def change_sessions(
