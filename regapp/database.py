@@ -22,13 +22,25 @@ from sqlalchemy import Connection, Engine, event, exc
 from .extensions import db
 
 
-def begin_write() -> None:
+def begin_write(*, durable: bool = True) -> None:
     """Start the transaction of a service that is going to write.
 
     What the request read so far (read-only, nothing pending) is let go and will be read again
     inside the new transaction, which on SQLite holds the write lock from its first statement.
     (PostgreSQL reads what is committed at every statement, so there the transaction goes on
     and only the objects read are expired: a round trip fewer, and no second pool checkout.)
+
+    ``durable=False`` (a door scan): the COMMIT does not wait for the disk to confirm the
+    write (on SQLite ``synchronous = NORMAL`` in WAL mode; on PostgreSQL the scan's first
+    statement says ``synchronous_commit = off`` for its transaction). The commit is still
+    atomic and in order, and a crash of the app loses nothing; a power cut or a crash of the
+    machine (on PostgreSQL, of the database server) may lose the last commits: at most about
+    0.6 s of them on PostgreSQL; on SQLite those the system had not yet written (Linux writes
+    within about 30 s, and SQLite forces it at each checkpoint). For a scan that means a person
+    scanned again at the door; for a registration it would be a confirmation emailed for a seat
+    the database no longer holds, so everything else waits. Measured in a door rush
+    (bench/README.md, session 12): SQLite's writers take turns, and each one's wait for the
+    disk held up the next.
     """
     session = db.session()  # the request's Session behind the scoped proxy
     assert not (session.new or session.dirty or session.deleted), "begin_write after changes"
@@ -37,8 +49,8 @@ def begin_write() -> None:
             session.expire_all()
             return
         session.rollback()
-    immediate = current_app.config["SEAT_LOCKING"]
-    session.connection(execution_options={"sqlite_immediate": immediate})
+    options = {"sqlite_immediate": current_app.config["SEAT_LOCKING"], "regapp_durable": durable}
+    session.connection(execution_options=options)
 
 
 @contextmanager
@@ -168,10 +180,16 @@ def install_engine_hooks(app: Flask, engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        if not connection.get_execution_options().get("sqlite_immediate"):
+        options = connection.get_execution_options()
+        if not options.get("sqlite_immediate"):
             connection.exec_driver_sql("BEGIN")
             return
         queue.enter(connection)
+        # Kept per connection (SQLite's own default is FULL): set only when it changes.
+        synchronous = "FULL" if options.get("regapp_durable", True) else "NORMAL"
+        if connection.info.get("regapp_synchronous", "FULL") != synchronous:
+            connection.exec_driver_sql(f"PRAGMA synchronous = {synchronous}")
+            connection.info["regapp_synchronous"] = synchronous
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "checkin")

@@ -127,6 +127,34 @@ def test_only_a_repeat_scan_looks_up_the_earlier_check_in(scanner, forum):
         sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
+def test_only_a_scan_commits_without_waiting_for_the_disk(scanner, forum):
+    """A scan's COMMIT does not wait for the disk to confirm it (a scan lost to a power cut is
+    scanned again); every other write does, a registration right after a scan on the same
+    connection included."""
+    waits = []
+
+    def before_commit(session):
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+            waits.append(setting != "off")
+        else:
+            waits.append(connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2)  # FULL
+
+    people = [person(forum, f"p{n}@example.org", "Opening session") for n in range(3)]
+    sa_event.listen(db.session, "before_commit", before_commit)
+    try:
+        for n, someone in enumerate(people):
+            waits.clear()
+            assert scan(scanner, forum, someone.active_code.code)["status"] == "ok"
+            assert waits[0] is False  # the scan's own transaction; what follows only reads
+            waits.clear()
+            person(forum, f"late{n}@example.org", "Opening session")
+            assert waits == [True]
+    finally:
+        sa_event.remove(db.session, "before_commit", before_commit)
+
+
 def test_not_registered_lists_the_sessions_they_hold(scanner, forum):
     amina = person(forum, "amina@example.org", "Panel 1")
     answer = scan(scanner, forum, amina.active_code.code)
