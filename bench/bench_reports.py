@@ -3,10 +3,11 @@
 For each database: migrates it (``flask_migrate.upgrade``), generates a large event with
 :mod:`generate_event` (100,000 participants and 300,000 check-in log rows by default; on
 PostgreSQL an event generated earlier with the same parameters is reused), then times, for every
-dashboard panel of :data:`regapp.reports.services.PANELS`, its SQL (the panel function) and its
-JSON endpoint ``/e/<slug>/dashboard/data/<panel>`` through the Flask test client signed in as an
-organiser: counted afresh (nothing kept: the first answer, after a change to the people, and at
-least every ``REPORT_CACHE_SECONDS``), with nothing changed (the answer kept from the run before),
+dashboard panel of :data:`regapp.reports.services.PANELS`, its SQL (the panel counted from
+scratch: :data:`~regapp.reports.services.FRESH`) and its JSON endpoint
+``/e/<slug>/dashboard/data/<panel>`` through the Flask test client signed in as an organiser:
+counted afresh (nothing kept: the first answer, after a change to the people, and at least every
+``REPORT_CACHE_SECONDS``), with nothing changed (the answer kept from the run before),
 after a scan (a new ``ok`` entry and its mask written before each run, as a door writes them:
 what every refresh costs while the doors are busy), after a newcomer registers, and after a
 registration changed (cancelled or rejoined through the model); then every panel at once
@@ -276,7 +277,7 @@ def run_database(label: str, url: str, args) -> DatabaseRun:
         for filter_label, query in filters(event):
             report_filter = ReportFilter.from_args(event, query)
             cases: list[tuple] = []  # (case, work) or (case, work, what to do before each run)
-            for name, panel in services.PANELS.items():
+            for name, panel in services.FRESH.items():
                 endpoint = get(f"/e/{event.slug}/dashboard/data/{name}", query)
                 cases += [
                     (f"panel {name}: SQL", lambda p=panel, f=report_filter: p(event, f)),

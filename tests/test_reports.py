@@ -167,14 +167,16 @@ def test_arrivals_on_sqlite_read_their_index_in_order_without_sorting(forum):
     sa_event.listen(db.engine, "before_cursor_execute", record)
     try:
         services.arrivals(forum, ReportFilter())
+        services.live_arrivals(forum, ReportFilter())  # counts the log up to its newest entry
     finally:
         sa_event.remove(db.engine, "before_cursor_execute", record)
-    ((statement, parameters),) = statements
-    explained = db.session.connection().exec_driver_sql(
-        f"EXPLAIN QUERY PLAN {statement}", parameters
-    )
-    plan = " / ".join(row[3] for row in explained)
-    assert "ix_checkins_ok_minute" in plan and "TEMP B-TREE" not in plan, plan
+    assert len(statements) == 2
+    for statement, parameters in statements:
+        explained = db.session.connection().exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement}", parameters
+        )
+        plan = " / ".join(row[3] for row in explained)
+        assert "ix_checkins_ok_minute" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_arrivals_leave_out_check_ins_that_were_undone(app, make_event):
@@ -187,6 +189,35 @@ def test_arrivals_leave_out_check_ins_that_were_undone(app, make_event):
     annul(scan.entry, "wrong person", None)
 
     assert services.arrivals(event, ReportFilter()) == []
+
+
+def test_live_arrivals_add_newer_entries_and_count_again_when_the_filters_people_change(forum):
+    """The live arrivals keep what they counted and read only the log's newer entries: a new
+    check-in is added, the undo of one counted before is taken away, and a change to who is
+    in the filter (an organiser's correction, which is audited) has the log counted again."""
+    opening, panel = forum.sessions
+    people = {p.email[0]: p for p in db.session.scalars(select(Participant))}
+    kazakhs = ReportFilter(country="KZ")
+
+    def in_hall(f: ReportFilter) -> int:
+        live = services.live_arrivals(forum, f)
+        assert live == services.arrivals(forum, f)
+        return sum(slot["in_person"] for slot in live)
+
+    assert (in_hall(ReportFilter()), in_hall(kazakhs)) == (3, 2)  # counted: a twice, c
+    late = record_scan(Scan(Door.of(opening), participant_id=people["e"].id))
+    record_scan(Scan(Door.of(panel), participant_id=people["b"].id))  # waitlisted: refused
+    assert (in_hall(ReportFilter()), in_hall(kazakhs)) == (4, 2)
+    first = db.session.scalar(
+        select(CheckIn).where(CheckIn.participant_id == people["a"].id, CheckIn.verdict == "ok")
+    )
+    annul(first, "wrong session", None)  # counted before the newer entries
+    annul(late.entry, "wrong person", None)  # one of the newer entries
+    assert (in_hall(ReportFilter()), in_hall(kazakhs)) == (2, 1)
+    c = people["c"]
+    details = ParticipantDetails(c.full_name, c.email, "KZ", c.organisation, "", "delegate")
+    update_details(c, details)
+    assert in_hall(kazakhs) == 2
 
 
 def test_dashboard_data_is_for_organisers_only(client, forum):
@@ -366,11 +397,17 @@ def test_a_scan_committed_after_a_later_one_shows_at_once(client, forum):
         mark = {"pid": participant_id, "keep": -1, "set_in_person": opening.mask}
         connection.execute(CHECK_IN_MASK["in_person"], mark)
 
+    def arrived() -> int:
+        slots = client.get(f"/e/{forum.slug}/dashboard/data/arrivals").get_json()["data"]
+        return sum(slot["in_person"] for slot in slots)
+
     assert checked_in() == 3
     with db.engine.connect() as slow, db.engine.connect() as fast:
         scan(slow, emma)  # the lower id, not committed yet
         scan(fast, dana)
         fast.commit()
         assert checked_in() == 4
+        assert arrived() == 4  # counted up to the newest entry, without the one not committed
         slow.commit()
     assert checked_in() == 5
+    assert arrived() == 5

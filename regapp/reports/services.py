@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -65,6 +65,7 @@ from ..models import (
     Participant,
     Registration,
     RegistrationStatus,
+    Verdict,
     organisation_key,
 )
 from ..models.participants import seat_masks
@@ -399,8 +400,14 @@ def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
     """Check-ins per ``minutes``, per channel: the effective check-ins in scope counted per
     session, minute and channel by the database (a few thousand rows at most), then added up
     per slot. Grouped by session first, SQLite reads them in the order of an index (migration
-    0011) instead of sorting them."""
-    s = scope(event, f)
+    0011) instead of sorting them. Counts the whole log: :func:`live_arrivals` keeps what it
+    counted and reads only the newer entries."""
+    return _slots(event, _per_minute(_rows(_arrivals_query(scope(event, f)))), minutes)
+
+
+def _arrivals_query(s: Scope) -> Select:
+    """The effective check-ins in scope per session, minute and channel, as (minute, channel,
+    count)."""
     minute = _minute(CheckIn.created_at).label("minute")
     query = (
         effective_checkins(many=True)
@@ -413,25 +420,146 @@ def arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
     if s.people:  # the filter names a category, country or organisation
         people = select(Participant.id).where(Participant.event_id == s.event_id, *s.people)
         query = query.where(CheckIn.participant_id.in_(people))
+    return query
+
+
+def _per_minute(rows) -> Counter:
+    """``rows`` of :func:`_arrivals_query` added up per (minute, channel)."""
+    counts = Counter()
+    for at, channel, n in rows:
+        counts[at, channel] += n
+    return counts
+
+
+def _slots(event: Event, counts: Counter, minutes: int) -> list[dict]:
     slots: dict[datetime, dict[str, int]] = {}
     seconds = minutes * 60
-    for at, channel, n in _rows(query):
+    for (at, channel), n in counts.items():
         if isinstance(at, str):
             at = datetime.fromisoformat(at)
         epoch = at.replace(tzinfo=UTC).timestamp()
         slot = datetime.fromtimestamp(epoch - epoch % seconds, tz=event.zone)
         if n:
-            counts = slots.setdefault(slot, {Channel.IN_PERSON: 0, Channel.ONLINE: 0})
-            counts[channel] += n
+            counts_at = slots.setdefault(slot, {Channel.IN_PERSON: 0, Channel.ONLINE: 0})
+            counts_at[channel] += n
     return [
         {
             "time": slot.isoformat(),
             "label": f"{slot:%d %b %H:%M}",
-            "in_person": counts[Channel.IN_PERSON],
-            "online": counts[Channel.ONLINE],
+            "in_person": counts_at[Channel.IN_PERSON],
+            "online": counts_at[Channel.ONLINE],
         }
-        for slot, counts in sorted(slots.items())
+        for slot, counts_at in sorted(slots.items())
     ]
+
+
+#: :func:`live_arrivals` counts the whole log again rather than read more newer entries.
+RECOUNT = 10_000
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """Arrivals counted up to the log entry ``upto``, which had ``below`` entries in the
+    :data:`RECENT_ROWS` ids up to it then."""
+
+    upto: int
+    below: int
+    counts: Counter
+
+
+def live_arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]:
+    """:func:`arrivals`, without reading the whole log at every change: the counts up to the
+    newest entry are kept (per process, event and filter), and each answer brings them up to
+    date from the entries logged since: their effective check-ins added, the check-ins they
+    undo taken away. The log only grows, and an undo is an entry of its own, so those entries
+    are all that can change the counts, except:
+
+    - an entry committed after a later one (several writers on PostgreSQL): one below the kept
+      entry changes how many entries lie in the :data:`RECENT_ROWS` ids up to it, as for
+      :func:`data_version`, and the log is counted again;
+    - who is in the filter, or which sessions (organisers' changes to people are audited, and
+      merges are kept): counted again when those change;
+    - past :data:`RECOUNT` newer entries, and ``REPORT_CACHE_SECONDS`` after the last count
+      (a backstop, as for every kept answer)."""
+    seconds = current_app.config["REPORT_CACHE_SECONDS"]
+    if not seconds:
+        return arrivals(event, f, minutes)
+    s = scope(event, f)
+    key, version = (event.id, f, "arrivals counted"), _people_version(s)
+    kept = _kept().get(key, version)
+    newest = select(func.max(CheckIn.id)).scalar_subquery()
+    below = select(func.count()).where(CheckIn.id > newest - RECENT_ROWS, CheckIn.id <= newest)
+    newest_and_below = (newest, below.scalar_subquery())
+    below_kept = _recent(CheckIn.id, kept.value.upto if kept else 0).scalar_subquery()
+    last, below_last, below_upto = db.session.execute(select(*newest_and_below, below_kept)).one()
+    last = last or 0
+    if kept and below_upto == kept.value.below and last - kept.value.upto <= RECOUNT:
+        counted = _Counted(last, below_last, _logged_since(s, kept.value, last))
+        expires = kept.expires
+    else:
+        # The newest entry read in the counting statement itself, from the same snapshot: an
+        # entry committed meanwhile is either counted or newer than it, never both.
+        rows = _rows(_arrivals_query(s).add_columns(*newest_and_below))
+        upto, below_upto = rows[0][3:] if rows else (last, below_last)
+        counted = _Counted(upto, below_upto, _per_minute(row[:3] for row in rows))
+        expires = time.monotonic() + seconds
+    _kept().put(key, version, counted, expires)
+    return _slots(event, counted.counts, minutes)
+
+
+def _logged_since(s: Scope, counted: _Counted, upto: int) -> Counter:
+    """``counted`` brought up to the log entry ``upto``. The newer entries are read by their
+    ids alone (a range of the primary key, whatever other index the planner might prefer) and
+    judged here: few rows, where a query grouping them would have SQLite read the whole log in
+    the order of its minute index."""
+    minute = _minute(CheckIn.created_at).label("minute")
+    columns = (CheckIn.id, CheckIn.verdict, CheckIn.session_id, CheckIn.channel, minute)
+    columns += (CheckIn.participant_id, CheckIn.refers_to_id)
+    since = _rows(select(*columns).where(CheckIn.id > counted.upto, CheckIn.id <= upto))
+    undone = {e.refers_to_id for e in since if e.verdict == Verdict.ANNULLED}
+    added = [e for e in since if e.verdict == Verdict.OK and e.id not in undone]
+    # Check-ins counted before, undone since (unless undone before as well).
+    earlier = [i for i in undone if i is not None and i <= counted.upto]
+    removed = []
+    if earlier:
+        twice = select(CheckIn.refers_to_id).where(
+            CheckIn.verdict == Verdict.ANNULLED,
+            CheckIn.refers_to_id.in_(earlier),
+            CheckIn.id <= counted.upto,
+        )
+        earlier = set(earlier) - set(db.session.scalars(twice))
+        removed = _rows(select(*columns).where(CheckIn.id.in_(earlier)))
+        removed = [e for e in removed if e.verdict == Verdict.OK]
+    sessions = {x.id for x in s.sessions}
+    entries = [e for e in added + removed if e.session_id in sessions and e.participant_id]
+    if s.people and entries:
+        people = {e.participant_id for e in entries}
+        people = set(
+            db.session.scalars(
+                select(Participant.id).where(
+                    Participant.id.in_(people), Participant.event_id == s.event_id, *s.people
+                )
+            )
+        )
+        entries = [e for e in entries if e.participant_id in people]
+    counts = counted.counts.copy()
+    for e in entries:
+        counts[e.minute, e.channel] += -1 if e.id in undone else 1
+    return counts
+
+
+def _people_version(s: Scope) -> tuple:
+    """Changes when the people a filter takes in can have changed (organisers' changes to
+    people are audited; merges), and with the sessions in scope."""
+    newest = db.session.execute(
+        select(
+            *(
+                select(func.max(column)).scalar_subquery()
+                for column in (AuditEntry.id, OrganisationMerge.id, OrganisationMerge.undone_at)
+            )
+        )
+    ).one()
+    return (*newest, tuple(x.id for x in s.sessions))
 
 
 def filter_choices(event: Event) -> dict:
@@ -473,8 +601,10 @@ PANELS = {
     "organisations": lambda e, f: breakdown(e, f, "organisation", TOP_ORGANISATIONS),
     "country-matrix": lambda e, f: matrix(e, f, "country"),
     "organisation-matrix": lambda e, f: matrix(e, f, "organisation", TOP_ORGANISATIONS),
-    "arrivals": arrivals,
+    "arrivals": live_arrivals,
 }
+#: Each panel counted from scratch: what a kept or brought-up-to-date answer must equal.
+FRESH = {**PANELS, "arrivals": arrivals}
 
 
 # --- answers kept while nothing changes ------------------------------------------------------
