@@ -38,6 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
+    Row,
     Select,
     and_,
     case,
@@ -488,8 +489,7 @@ def live_arrivals(event: Event, f: ReportFilter, minutes: int = 5) -> list[dict]
     key, version = (event.id, f, "arrivals counted"), _people_version(s)
     kept = _kept().get(key, version)
     newest = select(func.max(CheckIn.id)).scalar_subquery()
-    below = select(func.count()).where(CheckIn.id > newest - RECENT_ROWS, CheckIn.id <= newest)
-    newest_and_below = (newest, below.scalar_subquery())
+    newest_and_below = (newest, _recent(CheckIn.id, newest).scalar_subquery())
     below_kept = _recent(CheckIn.id, kept.value.upto if kept else 0).scalar_subquery()
     last, below_last, below_upto = db.session.execute(select(*newest_and_below, below_kept)).one()
     last = last or 0
@@ -551,14 +551,7 @@ def _logged_since(s: Scope, counted: _Counted, upto: int) -> Counter:
 def _people_version(s: Scope) -> tuple:
     """Changes when the people a filter takes in can have changed (organisers' changes to
     people are audited; merges), and with the sessions in scope."""
-    newest = db.session.execute(
-        select(
-            *(
-                select(func.max(column)).scalar_subquery()
-                for column in (AuditEntry.id, OrganisationMerge.id, OrganisationMerge.undone_at)
-            )
-        )
-    ).one()
+    newest = _newest(AuditEntry.id, OrganisationMerge.id, OrganisationMerge.undone_at)
     return (*newest, tuple(x.id for x in s.sessions))
 
 
@@ -616,9 +609,18 @@ RECENT_ROWS, RECENT_SECONDS = 1000, 60
 
 
 def _recent(column, newest) -> Select:
-    """Rows in the :data:`RECENT_ROWS` ids up to ``newest``: one committed late, below the
-    newest, changes the count."""
-    return select(func.count()).where(column > (newest or 0) - RECENT_ROWS, column <= (newest or 0))
+    """Rows in the :data:`RECENT_ROWS` ids up to ``newest`` (a value, ``None`` for an empty
+    table, or a SQL expression): one committed late, below the newest, changes the count."""
+    upto = 0 if newest is None else newest
+    return select(func.count()).where(column > upto - RECENT_ROWS, column <= upto)
+
+
+def _newest(*columns) -> Row:
+    """The largest value of each column, in one statement (each read from the end of an
+    index)."""
+    return db.session.execute(
+        select(*(select(func.max(column)).scalar_subquery() for column in columns))
+    ).one()
 
 
 def data_version(event: Event) -> tuple:
@@ -631,22 +633,15 @@ def data_version(event: Event) -> tuple:
     newest one without changing it; so the rows just below the newest are counted too (the last
     :data:`RECENT_ROWS` ids, the last :data:`RECENT_SECONDS` of changes). Each figure is read
     from the end of an index: the two queries cost about a millisecond at any size."""
-    newest = db.session.execute(
-        select(
-            *(
-                select(func.max(column)).scalar_subquery()
-                for column in (
-                    CheckIn.id,
-                    Participant.id,
-                    AuditEntry.id,
-                    OrganisationMerge.id,
-                    OrganisationMerge.undone_at,
-                    Registration.id,
-                    Registration.updated_at,
-                )
-            )
-        )
-    ).one()
+    newest = _newest(
+        CheckIn.id,
+        Participant.id,
+        AuditEntry.id,
+        OrganisationMerge.id,
+        OrganisationMerge.undone_at,
+        Registration.id,
+        Registration.updated_at,
+    )
     checkin, participant, audit, _merge, _undone, _registration, changed = newest
     recent = [_recent(CheckIn.id, checkin), _recent(Participant.id, participant)]
     recent.append(_recent(AuditEntry.id, audit))
