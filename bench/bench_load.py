@@ -291,6 +291,8 @@ class Outcome:
     note: str = ""
     #: CPU seconds spent by the app's workers, the database's processes, the load generator.
     cpu: dict[str, float] = field(default_factory=dict)
+    #: Each client's mean latency (check-in: each scanner's), ms.
+    client_means: list[float] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -359,6 +361,7 @@ def measured(part, database, app, clients, answer, server) -> Outcome:
         answer["examples"],
         server.peak_rss_mb(),
         cpu=answer.get("cpu", {}),
+        client_means=answer.get("client_means", []),
     )
     for example in outcome.examples:
         print(f"    error: {example}")
@@ -672,14 +675,20 @@ def registration_table(outcomes: list[Outcome]) -> str:
 def checkin_table(outcomes: list[Outcome]) -> str:
     header = ["database", "scanners", "scans", "per s", "p50 ms", "p95 ms", "p99 ms", "errors"]
     return markdown_table(
-        [*header, *CPU_COLUMNS],
-        "lrrrrrrrrrr",
+        [*header, "scanners' mean waits ms", *CPU_COLUMNS],
+        "lrrrrrrrrrrr",
         [
             [o.database, o.clients, o.done, f"{o.rate:.0f}", f"{o.p(0.5):.1f}"]
-            + [f"{o.p(0.95):.1f}", f"{o.p(0.99):.1f}", o.errors, o.cpu_ms(), o.ceiling(), rss(o)]
+            + [f"{o.p(0.95):.1f}", f"{o.p(0.99):.1f}", o.errors, spread(o.client_means)]
+            + [o.cpu_ms(), o.ceiling(), rss(o)]
             for o in outcomes
         ],
     )
+
+
+def spread(values: list[float]) -> str:
+    """The lowest and highest of ``values`` (ms): how unevenly the clients were served."""
+    return f"{min(values):.1f}-{max(values):.1f}" if values else ""
 
 
 def verdicts(registrations: list[Outcome], checkins: list[Outcome]) -> list[str]:

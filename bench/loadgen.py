@@ -19,8 +19,9 @@ its work runs out or the deadline passes):
     Stops when the codes run out or after ``seconds``.
 
 The answer is JSON: the elapsed time, each successful operation's latency in milliseconds, and
-the errors (their number and a few examples). Requests are HTTP/1.1; a connection is kept when
-the server allows it (gunicorn's sync workers close it after every answer).
+the errors (their number and a few examples); for ``checkin``, each scanner's mean latency too
+(how evenly the server shares its time between the doors). Requests are HTTP/1.1; a connection
+is kept when the server allows it (gunicorn's sync workers close it after every answer).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class Connection:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    client_means: list[float] = field(default_factory=list)
     errors: int = 0
     examples: list[str] = field(default_factory=list)
 
@@ -163,6 +165,7 @@ async def register_client(spec: dict, index: int, tally: Tally, budget: list, de
 async def checkin_client(spec: dict, index: int, tally: Tally, codes, deadline: float):
     connection = Connection(spec["host"], spec["port"])
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {spec['token']}"}
+    mine = []
     for code in codes:
         if time.perf_counter() >= deadline:
             break
@@ -181,7 +184,10 @@ async def checkin_client(spec: dict, index: int, tally: Tally, codes, deadline: 
             tally.error(f"{answer.status}: {answer.body[:200]!r}")
             continue
         tally.latencies.append(elapsed)
+        mine.append(elapsed)
     connection.close()
+    if mine:
+        tally.client_means.append(sum(mine) / len(mine))
 
 
 async def run(spec: dict) -> dict:
@@ -200,6 +206,7 @@ async def run(spec: dict) -> dict:
     return {
         "seconds": time.perf_counter() - start,
         "latencies": tally.latencies,
+        "client_means": tally.client_means,
         "errors": tally.errors,
         "examples": tally.examples,
     }

@@ -9,6 +9,7 @@ codes across both, and share one rate limit.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -114,6 +115,25 @@ def listening_sockets(port: int) -> int:
     with open("/proc/net/tcp") as table:
         rows = [line.split() for line in table.readlines()[1:]]
     return sum(1 for row in rows if row[1] == local and row[3] == "0A")  # 0A: LISTEN
+
+
+def connections_per_worker(server: Server) -> list[int]:
+    """How many connections from clients each worker of ``server`` holds, from the kernel's
+    tables: the established sockets on the port, found among each worker's descriptors."""
+    local = f"0100007F:{server.port:04X}"
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    sockets = {f"socket:[{row[9]}]" for row in rows if row[1] == local and row[3] == "01"}
+    counts = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != server.process.pid:
+                continue  # not a worker of this server (the field after the state is the parent)
+            held = {os.readlink(fd) for fd in (stat.parent / "fd").iterdir()}
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a process that ended meanwhile
+        counts.append(len(sockets & held))
+    return counts
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -339,3 +359,30 @@ def test_two_instances_on_one_database_keep_every_invariant(
         stop(*servers)
     for server in servers:
         assert "Traceback" not in server.log.read_text()
+
+
+def test_the_workers_share_the_kept_alive_connections(migrated_database, tmp_path):
+    # The kernel hashes each new connection to one worker's socket at random; a worker holding
+    # more than its share of all the connections closes one after answering on it, and the
+    # client's next connection is hashed again, until no worker holds more than its share.
+    server = Server(tmp_path, migrated_database, REGAPP_WORKERS="3")
+    clients = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(24)]
+    try:
+        server.wait_until_healthy()
+        for _ in range(40):  # rounds: each client asks once, keeping its connection if it may
+            closed = 0
+            for client in clients:
+                client.request("GET", "/healthz")
+                answer = client.getresponse()
+                assert answer.status == 200
+                answer.read()
+                closed += answer.will_close  # reconnected at the client's next request
+            if not closed:
+                break
+        assert not closed, "the workers' shares never settled"
+        counts = connections_per_worker(server)
+    finally:
+        for client in clients:
+            client.close()
+        stop(server)
+    assert sorted(counts) == [8, 8, 8]
