@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from flask import g, request_started
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
@@ -181,3 +183,19 @@ def registration_form(event: Event, session_ids=None, **fields) -> dict:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+REDIS_URL = os.environ.get("REGAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def shared_redis():
+    """A key prefix of this test's own in the Redis that several processes (or apps, standing
+    for them) count limits in."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    client.ping()  # no Redis fails the test: a shared limit cannot be shown without it
+    prefix = f"regapp-test-{uuid.uuid4().hex}"
+    yield prefix
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
+    client.close()

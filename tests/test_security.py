@@ -16,7 +16,7 @@ from regapp.auth.services import create_staff
 from regapp.extensions import db
 from regapp.models import AuditEntry, CheckIn, DeviceToken, OutboxMessage, Participant, Role
 from regapp.registration.services import ParticipantDetails, register
-from tests.conftest import ROOT, registration_form
+from tests.conftest import REDIS_URL, ROOT, registration_form
 
 PASSWORD = "correct horse battery"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -53,7 +53,7 @@ def limited(make_app):
 
     contexts = []
     yield factory
-    for context in contexts:
+    for context in reversed(contexts):
         context.pop()
 
 
@@ -442,6 +442,29 @@ def test_staff_scanning_unknown_codes_are_slowed_down_per_account(limited, door)
     assert codes == [200, 200, 200, 429]
     (burst,) = audit("checkin.unknown_codes_throttled")
     assert (burst.staff_user_id, burst.target) == (staff.id, f"staff {staff.id}")
+
+
+def test_other_processes_slow_a_scanner_down_within_the_lookup_age(limited, door, shared_redis):
+    # Two apps on one Redis stand for two server processes. Each keeps, for
+    # CHECKIN_LOOKUP_MAX_AGE, that a scanner is within its allowance; the one that counts the
+    # last unknown code refuses at once, the other once what it keeps is that old.
+    shared = {
+        "UNKNOWN_CODE_LIMIT": "3 per minute",
+        "REDIS_URL": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": shared_redis,
+    }
+    other = limited(CHECKIN_LOOKUP_MAX_AGE=0.3, **shared).test_client()
+    client = limited(**shared).test_client()
+    event, _device, token, valid = door()
+    session_id = event.sessions[0].id
+    assert scan(other, token, session_id, valid).status_code == 200
+
+    answers = [scan(client, token, session_id, random_code(n)) for n in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    time.sleep(0.35)
+    refused = scan(other, token, session_id, valid)
+    assert refused.status_code == 429
+    assert refused.get_json()["code"] == "too_many_unknown_codes"
 
 
 # --------------------------------------------------------------------------- honeypot

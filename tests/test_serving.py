@@ -29,7 +29,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import redis
 from sqlalchemy import func, make_url, select
 
 from regapp.extensions import db
@@ -44,13 +43,12 @@ from regapp.models import (
     RegistrationStatus,
     Verdict,
 )
-from tests.conftest import ROOT, registration_form
+from tests.conftest import REDIS_URL, ROOT, registration_form
 from tests.dbstate import broken_invariants
 from tests.mailserver import free_port
 
 CONFIG = ROOT / "regapp" / "gunicorn_conf.py"
 SECRET_KEY = "serving-test-" + uuid.uuid4().hex  # shared by the instances, as behind a balancer
-REDIS_URL = os.environ.get("REGAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -236,18 +234,6 @@ def test_gunicorn_serves_the_app_and_each_worker_sends_mail(
     assert "regapp: 2 workers x 4 threads" in log
     assert "Rate limits are counted in memory by each of the 2 workers" in log
     assert "Traceback" not in log
-
-
-@pytest.fixture
-def shared_redis():
-    """A key prefix of this test's own in the Redis that both instances count limits in."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    client.ping()  # no Redis fails the test: the shared limit cannot be shown without it
-    prefix = f"regapp-test-{uuid.uuid4().hex}"
-    yield prefix
-    for key in client.scan_iter(f"*{prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 def test_two_instances_on_one_database_keep_every_invariant(

@@ -8,16 +8,24 @@ scanned (who, which device, when); the audit log gets one ``checkin.unknown_code
 entry per burst, so organisers see it without reading the whole log.
 
 The counts are kept with the rate limits' (:mod:`regapp.ratelimit`): shared by every process
-when in Redis.
+when in Redis. Asking Redis at every scan cost a round trip, so that a scanner is within its
+allowance is kept per process for ``CHECKIN_LOOKUP_MAX_AGE`` seconds (:mod:`regapp.kept`), as
+its device is: the process that counts the last unknown code refuses the next scan at once,
+the others within that time.
 """
 
+from functools import partial
+
 from flask import current_app, jsonify
+from limits import RateLimitItem
 from limits.errors import StorageError
+from limits.strategies import FixedWindowRateLimiter
 
 from .. import audit, ratelimit
 from ..auth.access import Actor
 from ..database import begin_write
 from ..extensions import db
+from ..kept import SCANNERS_ALLOWED, forget, kept
 from ..models import EventSession, Verdict
 from .services import ScanResult
 
@@ -35,12 +43,11 @@ def refusal(actor: Actor):
     if (counter := ratelimit.counter()) is None:
         return None
     item = ratelimit.items(current_app.config["UNKNOWN_CODE_LIMIT"])[0]
+    if kept(SCANNERS_ALLOWED, _key(actor), partial(_allowed, counter, item)):
+        return None
     try:
-        if counter.test(item, *_key(actor)):
-            return None
         wait = ratelimit.seconds_to_wait(item, _key(actor))
-    except StorageError:  # scanning goes on, as for the other limits
-        current_app.logger.warning("unknown-code throttle: storage unreachable")
+    except StorageError:  # unreachable since it was asked: scanning goes on
         return None
     response = jsonify(
         status="error",
@@ -52,6 +59,16 @@ def refusal(actor: Actor):
     response.status_code = 429
     response.headers["Retry-After"] = str(wait)
     return response
+
+
+def _allowed(counter: FixedWindowRateLimiter, item: RateLimitItem, key: tuple) -> bool | None:
+    """``True`` while the scanner is within its allowance (or the count cannot be read:
+    scanning goes on, as for the other limits); ``None``, which is never kept, once not."""
+    try:
+        return counter.test(item, *key) or None
+    except StorageError:
+        current_app.logger.warning("unknown-code throttle: storage unreachable")
+        return True
 
 
 def count(actor: Actor, session_id: int, result: ScanResult) -> None:
@@ -68,6 +85,7 @@ def count(actor: Actor, session_id: int, result: ScanResult) -> None:
         current_app.logger.warning("unknown-code throttle: storage unreachable")
         return
     if used_up:
+        forget(SCANNERS_ALLOWED, _key(actor))
         begin_write()
         audit.record(
             "checkin.unknown_codes_throttled",
