@@ -28,12 +28,13 @@ schema is dropped and made again on every run: point it only at a database kept 
 Rate limits are counted in Redis (``--redis-url``), as in production.
 
 gunicorn runs as ``make serve`` runs it (``regapp/gunicorn_conf.py``): 3 ``gthread`` workers of
-4 threads on the 2 cores. One process per core plus one keeps both cores busy while a process
+2 threads on the 2 cores. One process per core plus one keeps both cores busy while a process
 waits; the threads overlap each request's waits for the database (a PostgreSQL commit, a row
 lock, SQLite's write lock) inside a process, with far less memory than more processes. Measured
 on the 2-core machine: 3 x 4 threads served about a fifth more scans per second than 3 sync
-workers, for the same CPU per scan. ``--workers``, ``--worker-class`` and ``--threads`` try
-others; the minimal app always gets the same settings as regapp.
+workers (session 9), and 3 x 2 as many as 3 x 4 with a shorter tail (session 13).
+``--workers``, ``--worker-class`` and ``--threads`` try others; the minimal app always gets the
+same settings as regapp.
 """
 
 from __future__ import annotations
@@ -744,7 +745,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker (gthread)")
     parser.add_argument(
         "--keep-alive", type=int, help="seconds gunicorn keeps an idle connection (0: none)"
     )

@@ -9,7 +9,8 @@ Environment (besides every ``REGAPP_*`` setting of the app itself):
 ``REGAPP_WORKERS`` (or the conventional ``WEB_CONCURRENCY``)
     Server processes; by default one per core plus one.
 ``REGAPP_THREADS``
-    Request threads per process; 4 by default.
+    Request threads per process; 2 by default. More where the database is on another machine,
+    whose round trips are longer waits to cover.
 ``REGAPP_GRACEFUL_TIMEOUT``
     Seconds a stopping or restarting worker has to finish the requests it holds; 30.
 ``REGAPP_ACCESS_LOG``
@@ -24,8 +25,13 @@ Why these choices:
   extra one covers a process that is collecting garbage or waiting on the disk.
 - **Threads** (the ``gthread`` worker) cover the waits: most of a request's time outside
   Python is spent waiting for the database (a SQLite writer queues for the write lock, a
-  PostgreSQL transaction for a row lock) or for a slow client. Several threads per process keep
-  the core busy meanwhile, with far less memory than more processes. An async worker (gevent)
+  PostgreSQL transaction for a row lock) or for a slow client. A second thread keeps the core
+  busy meanwhile, with far less memory than more processes. More threads than two did worse on
+  the 2-core machine with the database beside the app: they take turns at the GIL, so each
+  request waits longer between its round trips. Measured in pairs (bench/README.md, "session
+  13"): at 32 door scanners on PostgreSQL, 3 x 2 threads gave a lower p99 than 3 x 4 in 6 of 6
+  pairs (66-91 against 91-114 ms), and as many registrations or more in 4 of 4; 3 x 8 was
+  worst (p99 153-198 ms). An async worker (gevent)
   would not help: SQLite's C calls and psycopg's blocking calls stall its event loop. Each
   process's connection pool (5 + 10 overflow) is larger than its threads plus its outbox sender.
 - The app is **not preloaded** in the master: every worker builds its own app, engine and pool
@@ -76,7 +82,7 @@ wsgi_app = "regapp:create_app()"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("REGAPP_WORKERS") or os.environ.get("WEB_CONCURRENCY") or _cores() + 1)
 worker_class = "gthread"
-threads = int(os.environ.get("REGAPP_THREADS") or 4)
+threads = int(os.environ.get("REGAPP_THREADS") or 2)
 graceful_timeout = int(os.environ.get("REGAPP_GRACEFUL_TIMEOUT") or 30)
 timeout = 30
 keepalive = 5  # seconds an idle keep-alive connection (from a load balancer) stays open
