@@ -28,12 +28,12 @@ Why these choices:
   PostgreSQL transaction for a row lock) or for a slow client. A second thread keeps the core
   busy meanwhile, with far less memory than more processes. More threads than two did worse on
   the 2-core machine with the database beside the app: they take turns at the GIL, so each
-  request waits longer between its round trips. Measured in pairs (bench/README.md, "session
-  13"): at 32 door scanners on PostgreSQL, 3 x 2 threads gave a lower p99 than 3 x 4 in 6 of 6
-  pairs (66-91 against 91-114 ms), and as many registrations or more in 4 of 4; 3 x 8 was
-  worst (p99 153-198 ms). An async worker (gevent)
-  would not help: SQLite's C calls and psycopg's blocking calls stall its event loop. Each
-  process's connection pool (5 + 10 overflow) is larger than its threads plus its outbox sender.
+  request waits longer between its round trips. Measured in pairs (bench/README.md, "Serving,
+  session 13"): at 32 door scanners on PostgreSQL, 3 x 2 threads gave a lower p99 than 3 x 4
+  in 6 of 6 pairs (66-91 against 91-114 ms), and as many registrations or more in 4 of 4; 3 x 8
+  was worst (p99 153-198 ms). An async worker (gevent) would not help: SQLite's C calls and
+  psycopg's blocking calls stall its event loop. Each process's connection pool (5 + 10
+  overflow) is larger than its threads plus its outbox sender.
 - The app is **not preloaded** in the master: every worker builds its own app, engine and pool
   after the fork, so no database connection or thread is ever shared across processes. The
   outbox sender thread starts with each worker's first request; every worker runs one, and they
