@@ -107,21 +107,24 @@ def stop(*servers: Server) -> None:
             server.process.wait()
 
 
-def listening_sockets(port: int) -> int:
-    """How many sockets listen on ``port`` (on 127.0.0.1), from the kernel's own table."""
+def sockets_on(port: int, state: str) -> set[str]:
+    """The sockets of 127.0.0.1:``port`` in ``state`` (``0A``: listening, ``01``: connected),
+    as ``socket:[inode]``, from the kernel's own table."""
     local = f"0100007F:{port:04X}"
     with open("/proc/net/tcp") as table:
         rows = [line.split() for line in table.readlines()[1:]]
-    return sum(1 for row in rows if row[1] == local and row[3] == "0A")  # 0A: LISTEN
+    return {f"socket:[{row[9]}]" for row in rows if row[1] == local and row[3] == state}
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (on 127.0.0.1)."""
+    return len(sockets_on(port, "0A"))
 
 
 def connections_per_worker(server: Server) -> list[int]:
     """How many connections from clients each worker of ``server`` holds, from the kernel's
     tables: the established sockets on the port, found among each worker's descriptors."""
-    local = f"0100007F:{server.port:04X}"
-    with open("/proc/net/tcp") as table:
-        rows = [line.split() for line in table.readlines()[1:]]
-    sockets = {f"socket:[{row[9]}]" for row in rows if row[1] == local and row[3] == "01"}
+    sockets = sockets_on(server.port, "01")
     counts = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

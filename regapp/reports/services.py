@@ -419,9 +419,14 @@ def _arrivals_query(s: Scope) -> Select:
         .group_by(CheckIn.session_id, minute, CheckIn.channel)
     )
     if s.people:  # the filter names a category, country or organisation
-        people = select(Participant.id).where(Participant.event_id == s.event_id, *s.people)
-        query = query.where(CheckIn.participant_id.in_(people))
+        query = query.where(CheckIn.participant_id.in_(_people_in(s)))
     return query
+
+
+def _people_in(s: Scope) -> Select:
+    """The ids of the event's people that the filter's category, country or organisation
+    takes in."""
+    return select(Participant.id).where(Participant.event_id == s.event_id, *s.people)
 
 
 def _per_minute(rows) -> Counter:
@@ -533,14 +538,8 @@ def _logged_since(s: Scope, counted: _Counted, upto: int) -> Counter:
     sessions = {x.id for x in s.sessions}
     entries = [e for e in added + removed if e.session_id in sessions and e.participant_id]
     if s.people and entries:
-        people = {e.participant_id for e in entries}
-        people = set(
-            db.session.scalars(
-                select(Participant.id).where(
-                    Participant.id.in_(people), Participant.event_id == s.event_id, *s.people
-                )
-            )
-        )
+        scanned = {e.participant_id for e in entries}
+        people = set(db.session.scalars(_people_in(s).where(Participant.id.in_(scanned))))
         entries = [e for e in entries if e.participant_id in people]
     counts = counted.counts.copy()
     for e in entries:
