@@ -75,12 +75,14 @@ class Participant(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # No index of their own for event_id, country and organisation: each leads or follows
+    # event_id in an index above, and every query names the event (migration 0013).
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     full_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     #: ISO 3166-1 alpha-2.
-    country: Mapped[str] = mapped_column(String(2), index=True)
-    organisation: Mapped[str] = mapped_column(String(200), default="", index=True)
+    country: Mapped[str] = mapped_column(String(2))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
     job_title: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str] = mapped_column(String(20), default="delegate")
     #: When they accepted the event's privacy notice.
