@@ -35,6 +35,7 @@ import secrets
 import sys
 import time
 from bisect import bisect
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -432,11 +433,13 @@ def generate(
     say(f"  {len(deferred)} indexes built in {time.perf_counter() - step:.1f} s")
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA cache_size = -2000")  # SQLite's default again
+    # Each session's capacity, and the seats it counts as taken (as the services keep them).
+    taken = Counter(r["session_id"] for r in registrations if r["status"] == "confirmed")
     for i, session in enumerate(sessions):
         connection.execute(
             EventSession.__table__.update()
             .where(EventSession.id == session.id)
-            .values(capacity=capacity[i])
+            .values(capacity=capacity[i], seats_taken=taken[session.id])
         )
     if connection.dialect.name == "postgresql":
         for model in (

@@ -156,15 +156,19 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("recount-attendance")
     def recount_attendance() -> None:
-        """Work out every participant's attendance masks (what the dashboard counts) again from
-        the registrations and the check-in log: after changing either straight in the
-        database. Changes made through regapp keep them as they go."""
+        """Work out every participant's attendance masks (what the dashboard counts) and every
+        session's seats taken again from the registrations and the check-in log: after
+        changing either straight in the database. Changes made through regapp keep them as
+        they go."""
+        from .registration.services import recount_seats_taken
         from .reports.services import recount_masks
 
         begin_write()
         changed = recount_masks()
+        sessions = recount_seats_taken()
         db.session.commit()
         click.echo(f"{changed} participant{'s' if changed != 1 else ''} corrected.")
+        click.echo(f"Seats taken corrected in {sessions} session{'s' if sessions != 1 else ''}.")
 
     @app.cli.command("backup")
     @click.argument("dest", required=False, type=click.Path(dir_okay=False, path_type=Path))

@@ -48,15 +48,18 @@ def broken_invariants(connection) -> list[str]:
         select(
             EventSession.id,
             EventSession.capacity,
+            EventSession.seats_taken,
             func.count(Registration.id).filter(Registration.status == RegistrationStatus.CONFIRMED),
             func.count(Registration.id).filter(
                 Registration.status == RegistrationStatus.WAITLISTED
             ),
         )
         .outerjoin(Registration, Registration.session_id == EventSession.id)
-        .group_by(EventSession.id, EventSession.capacity)
+        .group_by(EventSession.id, EventSession.capacity, EventSession.seats_taken)
     )
-    for session_id, capacity, confirmed, waiting in connection.execute(taken):
+    for session_id, capacity, kept, confirmed, waiting in connection.execute(taken):
+        if kept != confirmed:
+            problems.append(f"session {session_id}: {kept} seats taken kept, {confirmed} confirmed")
         if capacity is not None and confirmed > capacity:
             problems.append(f"session {session_id}: {confirmed} confirmed > capacity {capacity}")
         if waiting and (capacity is None or confirmed < capacity):

@@ -33,6 +33,7 @@ from regapp.registration.services import (
     set_capacity,
 )
 from tests.conftest import registration_form
+from tests.dbstate import broken_invariants
 
 PASSWORD = "correct horse battery"
 
@@ -497,6 +498,7 @@ def test_raising_capacity_promotes_the_waitlist_in_order_with_their_email(client
         select(AuditEntry).where(AuditEntry.action == "session.update").order_by(AuditEntry.id)
     ).all()
     assert [len(e.details["promoted_registrations"]) for e in entries] == [1, 2]
+    assert broken_invariants(db.session) == []  # the seats taken among them
 
 
 def test_a_session_people_hold_is_not_removed_and_closing_registration_is_offered(client, forum):
@@ -652,6 +654,8 @@ def test_capacity_raised_while_people_cancel_and_register_leaves_no_seat_unfille
     assert seated == {people[4]} | first_waiters
     assert waiting == 16 - 9
     assert sorted(promoted) == sorted(first_waiters)  # each told once
+    with app.app_context():
+        assert broken_invariants(db.session) == []  # the seats taken among them
 
 
 def test_lowering_capacity_races_registrations_without_overselling(make_app, make_event):

@@ -29,6 +29,7 @@ from regapp.models import (
     Role,
 )
 from regapp.registration.services import ParticipantDetails, register
+from tests.dbstate import broken_invariants
 
 PASSWORD = "correct horse battery"
 HEADER = "Full name,Email,Country,Organisation,Job title,Category,Sessions\n"
@@ -466,6 +467,7 @@ def test_import_creates_participants_with_their_sessions_and_records_it(organise
     page = organiser.get(f"{IMPORT}/{job_id}").text
     assert "Imported invitees.csv" in page
     assert "unknown country “Narnia”" in page
+    assert broken_invariants(db.session) == []  # the seats taken among them
 
 
 def test_importing_the_same_file_twice_changes_nothing_the_second_time(organiser, forum):

@@ -29,6 +29,7 @@ from regapp.models import (
 )
 from regapp.participants.services import ParticipantFilter, participant_page
 from regapp.registration.services import ParticipantDetails, register
+from tests.dbstate import broken_invariants
 
 PASSWORD = "correct horse battery"
 LIST = "/e/forum/admin/participants"
@@ -410,6 +411,7 @@ def test_waitlisted_person_moves_up_only_into_a_free_seat(organiser, forum):
     assert statuses(second) == {"Panel 1": RegistrationStatus.CONFIRMED}
     assert statuses(first) == {"Panel 1": RegistrationStatus.WAITLISTED}
     assert queued(second)[-1] == (MessageKind.PROMOTED, "second@example.org")
+    assert broken_invariants(db.session) == []  # the seats taken among them
     (entry,) = audit_entries("participant.promote")
     assert entry.details == {"session": panel.id}
 
@@ -589,6 +591,7 @@ def test_organisers_racing_to_fill_the_last_free_seat_never_overfill_it(make_app
         ]
         assert len(seated) == 1
         assert len(audit_entries("participant.promote")) == 1
+        assert broken_invariants(db.session) == []  # the seats taken among them
 
 
 def test_negative_control_without_seat_locking_the_promotion_race_shows(make_app, make_event):

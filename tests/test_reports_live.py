@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from regapp.checkin.services import Door, Scan, annul, effective_checkins, record_scan
 from regapp.extensions import db
@@ -206,12 +206,18 @@ def test_recount_attendance_mends_masks_changed_straight_in_the_database(event, 
     db.session.execute(update(Participant).where(Participant.id % 2 == 0).values(online=5))
     db.session.commit()
     assert broken_invariants(db.session) != []
+    # Sessions whose seats, all given back straight in the database, they still count.
+    seated = db.session.scalar(select(func.count()).where(EventSession.seats_taken > 0))
+    assert seated
 
     result = runner.invoke(args=["recount-attendance"])
 
     assert result.exit_code == 0, result.output
-    assert result.output == "40 participants corrected.\n"
+    assert result.output == (
+        f"40 participants corrected.\nSeats taken corrected in {seated} sessions.\n"
+    )
     db.session.rollback()
     assert broken_invariants(db.session) == []
     assert services.totals(event, ReportFilter())["registered"] == 0
-    assert runner.invoke(args=["recount-attendance"]).output == "0 participants corrected.\n"
+    again = runner.invoke(args=["recount-attendance"]).output
+    assert again == "0 participants corrected.\nSeats taken corrected in 0 sessions.\n"

@@ -137,6 +137,14 @@ class EventSession(db.Model):
     room: Mapped[str] = mapped_column(String(100), default="")
     #: Seats for confirmed registrations; ``None`` means unlimited.
     capacity: Mapped[int | None] = mapped_column(Integer)
+    #: The confirmed registrations, kept with every change of a registration's status (the
+    #: ORM's flushes, :func:`regapp.models.participants._keep_seats`, and the registration's
+    #: own SQL, :func:`regapp.registration.services.register_values`), so that giving a seat
+    #: reads one number instead of counting the seats already given: a count that grew with the
+    #: session, read under the seat lock that every registration for the session waits for.
+    #: Read it in SQL, in the transaction that holds the lock (deferred: an object loaded
+    #: earlier would show an old figure).
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0", deferred=True)
     #: Where online attendees watch; empty for in-person only.
     stream_url: Mapped[str] = mapped_column(String(500), default="")
     #: Organisers close a session to new registrations without touching the event's window.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import (
@@ -203,7 +204,9 @@ class Registration(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
     session_id: Mapped[int] = mapped_column(ForeignKey("event_sessions.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20))
+    #: ``active_history``: a change loads the status it replaces, which tells whether a seat
+    #: was given back (:func:`_keep_seats`).
+    status: Mapped[str] = mapped_column(String(20), active_history=True)
     #: When the registration last joined the session (confirmed or waitlisted): the waitlist order.
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -298,31 +301,50 @@ def seat_masks(status: str):
     )
 
 
+#: Adds ``delta`` to the seats taken of the session ``sid``.
+_COUNT_SEATS = (
+    update(EventSession)
+    .where(EventSession.id == bindparam("sid"))
+    .values(seats_taken=EventSession.seats_taken + bindparam("delta"))
+)
+
+
 @event.listens_for(Session, "after_flush")
-def _keep_seat_masks(session: Session, _context) -> None:
+def _keep_seats(session: Session, _context) -> None:
     """Every registration written through the ORM (joined, promoted, cancelled, moved to the
-    waitlist) sets its session's bit in its participant's ``seats`` or ``waitlisted`` mask, and
-    clears it in the other; a deleted one clears both. (:func:`register`, which writes without
-    the ORM, sets a new participant's masks from its registrations in SQL.)"""
-    changed = [
-        item
-        for item in (*session.new, *session.dirty, *session.deleted)
-        if isinstance(item, Registration)
-        and item.participant_id is not None
-        and (item not in session.dirty or get_history(item, "status").has_changes())
-    ]
+    waitlist, deleted) keeps what depends on its status: its session's bit in its participant's
+    ``seats`` and ``waitlisted`` masks (set in the one its status names, cleared in the other;
+    both cleared when deleted), and its session's ``seats_taken``, one UPDATE per session
+    whatever the number of registrations. (:func:`register_values`, which writes without the
+    ORM, keeps both in SQL.)"""
+    changed = []  # (registration, status before, status now), None where there is none
+    for item in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(item, Registration) or item.participant_id is None:
+            continue
+        if item in session.new:
+            changed.append((item, None, item.status))
+        elif (history := get_history(item, "status")).has_changes() or item in session.deleted:
+            # The status as the database holds it: loaded before any change (active_history).
+            before = history.deleted[0] if history.deleted else item.status
+            changed.append((item, before, None if item in session.deleted else item.status))
     if not changed:
         return
-    rows = []
-    for item in changed:
+    masks, seats = [], Counter()
+    for item, before, now in changed:
         bit = item.session.mask
-        status = None if item in session.deleted else item.status
-        rows.append(
+        masks.append(
             {
                 "pid": item.participant_id,
                 "keep": ~bit,
-                "set_seats": bit if status == RegistrationStatus.CONFIRMED else 0,
-                "set_waitlisted": bit if status == RegistrationStatus.WAITLISTED else 0,
+                "set_seats": bit if now == RegistrationStatus.CONFIRMED else 0,
+                "set_waitlisted": bit if now == RegistrationStatus.WAITLISTED else 0,
             }
         )
-    session.connection().execute(_SEAT_MASKS, rows)
+        seats[item.session_id] += (now == RegistrationStatus.CONFIRMED) - (
+            before == RegistrationStatus.CONFIRMED
+        )
+    connection = session.connection()
+    connection.execute(_SEAT_MASKS, masks)
+    # In id order, as the sessions are locked (regapp.registration.services._lock_sessions).
+    if counts := [{"sid": sid, "delta": n} for sid, n in sorted(seats.items()) if n]:
+        connection.execute(_COUNT_SEATS, counts)

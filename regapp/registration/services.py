@@ -93,23 +93,39 @@ _SEAT_COUNTS = (
 
 
 def confirmed_counts(session_ids: Iterable[int]) -> dict[int, int]:
-    """The seats taken (confirmed registrations) per session, counted by the database: a count
-    bounded by each session's capacity, however long its waitlist grows."""
+    """The seats taken (confirmed registrations) per session, as each session keeps them
+    (:attr:`EventSession.seats_taken`): one number per session however full it is. Read in the
+    caller's transaction, after what the ORM has pending (flushed, which counts it)."""
     ids = list(session_ids)
     if not ids:
         return {}
-    db.session.flush()  # what the ORM has pending counts too
+    db.session.flush()
     return dict(db.session.connection().execute(_CONFIRMED, {"ids": ids}).all())
 
 
-_CONFIRMED = (
-    select(Registration.session_id, func.count())
-    .where(
-        Registration.session_id.in_(bindparam("ids", expanding=True)),
-        Registration.status == RegistrationStatus.CONFIRMED,
-    )
-    .group_by(Registration.session_id)
+_CONFIRMED = select(EventSession.id, EventSession.seats_taken).where(
+    EventSession.id.in_(bindparam("ids", expanding=True))
 )
+
+
+def recount_seats_taken() -> int:
+    """Every session's seats taken counted again from its registrations (``flask
+    recount-attendance``, after registrations were changed straight in the database, which the
+    figure does not follow). Returns how many sessions changed; the caller commits."""
+    confirmed = (
+        select(func.count())
+        .where(
+            Registration.session_id == EventSession.id,
+            Registration.status == RegistrationStatus.CONFIRMED,
+        )
+        .scalar_subquery()
+    )
+    query = (
+        update(EventSession)
+        .where(EventSession.seats_taken != confirmed)
+        .values(seats_taken=confirmed)
+    )
+    return db.session.execute(query, execution_options={"synchronize_session": False}).rowcount
 
 
 def programme(event: Event) -> list[tuple[date, list[SessionSeats]]]:
@@ -206,8 +222,9 @@ def register_values(
     than the rest of the registration together); a second registration of the same email is
     refused by the unique index on (event, lower(email)). The seats are given in SQL: once the
     sessions are locked, one INSERT writes the registrations, each confirmed if its session has
-    a seat left and waitlisted if not, and one UPDATE the participant's masks, which fails
-    unless every chosen session took the registration. On PostgreSQL these go in one round
+    a seat left (its ``seats_taken`` below its capacity) and waitlisted if not, one UPDATE
+    counts the seats taken, and one the participant's masks, which fails unless every chosen
+    session took the registration. On PostgreSQL these go in one round
     trip with the COMMIT (:func:`~regapp.database.pipelined`), so the seat lock, which every
     registration for the session waits for, is held for the server's work and not for the
     app's: in a registration rush that lock is what bounds the rate."""
@@ -238,6 +255,7 @@ def register_values(
                     connection.execute(_LOCK_SESSION_ROWS, sessions)
                 open_only = {"now": now, "any_state": by_organiser}
                 connection.execute(_INSERT_REGISTRATIONS, person | sessions | open_only)
+                connection.execute(_TAKE_SEATS, person)
                 connection.execute(_SET_SEAT_MASKS, person | {"chosen": len(ids)})
             if notify:
                 queue_message(MessageKind.CONFIRMATION, participant_id, details.email)
@@ -253,17 +271,6 @@ def register_values(
 
 _INSERT_PARTICIPANT = insert(Participant).returning(Participant.id)
 _INSERT_CODE = insert(AccessCode).inline()  # inline: no RETURNING of the new id
-# Counted by the INSERT below, a statement after the one that locked the sessions: PostgreSQL
-# shows each statement what was committed before it began, so this count includes the seats of
-# the transaction that held the lock before (a count in the locking statement itself would not).
-_SEATS_TAKEN = (
-    select(func.count())
-    .where(
-        Registration.session_id == EventSession.id,
-        Registration.status == RegistrationStatus.CONFIRMED,
-    )
-    .scalar_subquery()
-)
 _INSERT_REGISTRATIONS = (
     insert(Registration)
     .inline()
@@ -274,7 +281,13 @@ _INSERT_REGISTRATIONS = (
             EventSession.id,
             case(
                 (
-                    or_(EventSession.capacity.is_(None), EventSession.capacity > _SEATS_TAKEN),
+                    # Read in a statement after the one that locked the sessions: PostgreSQL
+                    # shows each statement what was committed before it began, so this is the
+                    # figure the transaction that held the lock before left.
+                    or_(
+                        EventSession.capacity.is_(None),
+                        EventSession.capacity > EventSession.seats_taken,
+                    ),
                     RegistrationStatus.CONFIRMED.value,
                 ),
                 else_=RegistrationStatus.WAITLISTED.value,
@@ -288,6 +301,19 @@ _INSERT_REGISTRATIONS = (
             ),
         ),
     )
+)
+# The sessions where the registrations just written took a seat count it.
+_TAKE_SEATS = (
+    update(EventSession)
+    .where(
+        EventSession.id.in_(
+            select(Registration.session_id).where(
+                Registration.participant_id == bindparam("pid"),
+                Registration.status == RegistrationStatus.CONFIRMED,
+            )
+        )
+    )
+    .values(seats_taken=EventSession.seats_taken + 1)
 )
 # The participant's masks, from the registrations just written, only if every chosen session
 # took one (the INSERT above leaves out a session that is not the event's, or is closed);
