@@ -17,6 +17,8 @@ Create Date: 2026-11-28 02:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from regapp.database import analyze_filled
+
 
 # revision identifiers, used by Alembic.
 revision = '0006'
@@ -48,8 +50,7 @@ def upgrade():
     # Plain CREATE INDEX (no batch mode): SQLite adds an index without rebuilding the table.
     for name, table, columns, where in INDEXES:
         op.create_index(name, table, columns, sqlite_where=where, postgresql_where=where)
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('ANALYZE checkins, registrations, participants')
+    analyze_filled(op.get_bind(), 'checkins', 'registrations', 'participants')
 
 
 def downgrade():

@@ -14,6 +14,8 @@ Create Date: 2026-11-29 02:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from regapp.database import analyze_filled
+
 
 # revision identifiers, used by Alembic.
 revision = '0008'
@@ -29,8 +31,7 @@ def upgrade():
         'participants',
         ['event_id', sa.text('lower(full_name)'), 'id'],
     )
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('ANALYZE participants')
+    analyze_filled(op.get_bind(), 'participants')
 
 
 def downgrade():

@@ -20,6 +20,8 @@ Create Date: 2026-11-29 07:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from regapp.database import analyze_filled
+
 
 # revision identifiers, used by Alembic.
 revision = '0010'
@@ -82,8 +84,7 @@ def upgrade():
     # Plain DROP COLUMN (SQLite 3.35 and later): nothing indexes these columns.
     op.drop_column('registrations', 'previous_changed_at')
     op.drop_column('registrations', 'previous_status')
-    if dialect == 'postgresql':
-        op.execute('ANALYZE participants, event_sessions')
+    analyze_filled(op.get_bind(), 'participants', 'event_sessions')
 
 
 def downgrade():

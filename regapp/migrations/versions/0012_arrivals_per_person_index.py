@@ -16,6 +16,8 @@ Create Date: 2026-12-07 10:30:00
 from alembic import op
 import sqlalchemy as sa
 
+from regapp.database import analyze_filled
+
 
 # revision identifiers, used by Alembic.
 revision = '0012'
@@ -36,8 +38,7 @@ def _index(columns):
 
 def upgrade():
     _index(['verdict', 'participant_id', 'session_id', 'channel', 'created_at'])
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('ANALYZE checkins')
+    analyze_filled(op.get_bind(), 'checkins')
 
 
 def downgrade():
