@@ -206,7 +206,7 @@ def test_recount_attendance_mends_masks_changed_straight_in_the_database(event, 
     db.session.execute(update(Participant).where(Participant.id % 2 == 0).values(online=5))
     db.session.commit()
     assert broken_invariants(db.session) != []
-    # Sessions whose seats, all given back straight in the database, they still count.
+    # Sessions that still count as taken the seats given back straight in the database.
     seated = db.session.scalar(select(func.count()).where(EventSession.seats_taken > 0))
     assert seated
 
