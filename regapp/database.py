@@ -93,22 +93,54 @@ def pipelined(connection: Connection, *, commit: bool = False) -> Iterator[None]
         ) from error
 
 
-def analyze_filled(connection: Connection, *tables: str) -> None:
-    """``ANALYZE`` those of ``tables`` that hold rows (PostgreSQL; what a migration that adds
-    an index or fills a column runs, so that the planner knows the data at once).
+#: PostgreSQL's statistics of a table taken while it held fewer rows than this did more harm than
+#: none. Plans made from them (psycopg prepares a statement on its fifth run, and the foreign
+#: keys' checks keep theirs) scan the whole table, and go on doing so as it fills, until the
+#: table is analyzed again. A table never analyzed is planned as if it held at least ten pages,
+#: which gives the plans a large table needs. Measured (bench/README.md, "Registration, session
+#: 15"): after 200 registrations and an automatic ANALYZE, a registration rush on PostgreSQL cost
+#: 0.57 ms of the server's CPU per registration at first and 1.26 ms 6,000 registrations later,
+#: until autovacuum's next round; analyzed at 300 rows or more, or never, it stayed flat.
+STATISTICS_FROM = 1000
 
-    An empty table is left as it is. Statistics that say "empty" make the planner choose
-    sequential scans, and the plans each connection keeps (psycopg's prepared statements, the
-    foreign keys' checks) go on scanning the whole table as it fills, until autovacuum analyzes
-    it again, up to a minute later: measured on a freshly migrated database, PostgreSQL's CPU per
-    registration grew from 0.75 to 2.25 ms over 6,000 registrations, and stayed at 0.6 ms with
-    the tables never analyzed (bench/README.md, "Registration, session 14"). A table never
-    analyzed is planned from its actual size."""
+
+def analyze_filled(connection: Connection, *tables: str) -> None:
+    """``ANALYZE`` those of ``tables`` that hold :data:`STATISTICS_FROM` rows or more
+    (PostgreSQL; what a migration that adds an index or fills a column runs, so that the planner
+    knows the data at once). A smaller table is left as it is: never analyzed, it is planned as
+    a large table, and autovacuum analyzes it once it has filled (:func:`analyze_when_filled`)."""
     if connection.dialect.name != "postgresql":
         return
     for table in tables:
-        if connection.exec_driver_sql(f"SELECT EXISTS (SELECT FROM {table})").scalar():
+        filled = f"SELECT EXISTS (SELECT FROM {table} OFFSET {STATISTICS_FROM - 1})"
+        if connection.exec_driver_sql(filled).scalar():
             connection.exec_driver_sql(f"ANALYZE {table}")
+
+
+#: Autovacuum's settings for one table (PostgreSQL's defaults: 50, 1000 and 50 rows changed, plus
+#: a share of the table), set by :func:`analyze_when_filled`.
+_AUTOVACUUM_THRESHOLDS = (
+    "autovacuum_vacuum_threshold",
+    "autovacuum_vacuum_insert_threshold",
+    "autovacuum_analyze_threshold",
+)
+
+
+def analyze_when_filled(connection: Connection, *tables: str, undo: bool = False) -> None:
+    """Have autovacuum leave each of ``tables`` alone until :data:`STATISTICS_FROM` of its rows
+    have changed (PostgreSQL; a migration's step; ``undo``: its downgrade). By default it
+    analyzes a table after 50 changes, and so a new database's participants after their first
+    few registrations (an organiser trying the form, say); a VACUUM records the table's size as
+    well. The plans made from that then slowed the event's registration rush down for up to a
+    minute, until autovacuum's next round (it looks at each database once a minute)."""
+    if connection.dialect.name != "postgresql":
+        return
+    settings = [f"{name} = {STATISTICS_FROM}" for name in _AUTOVACUUM_THRESHOLDS]
+    change = (
+        f"RESET ({', '.join(_AUTOVACUUM_THRESHOLDS)})" if undo else f"SET ({', '.join(settings)})"
+    )
+    for table in tables:
+        connection.exec_driver_sql(f"ALTER TABLE {table} {change}")
 
 
 def is_sqlite(url: str) -> bool:

@@ -6,7 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from regapp.database import analyze_filled
+from regapp.database import STATISTICS_FROM, analyze_filled
 from regapp.extensions import db
 
 
@@ -40,16 +40,62 @@ def test_every_migration_goes_down_and_up_again(tmp_path):
         db.engine.dispose()
 
 
-def test_migrations_analyze_only_the_tables_that_hold_rows(app):
-    """Statistics that say a table is empty have the planner scan it whole in the plans every
-    connection keeps, long after it filled; a table never analyzed is planned from its size."""
+def _postgresql_only():
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("ANALYZE and the planner's statistics are PostgreSQL's")
+        pytest.skip("ANALYZE, autovacuum and the planner's statistics are PostgreSQL's")
+
+
+def test_migrations_analyze_only_the_tables_large_enough_for_statistics(app):
+    """Statistics of a small table have the planner scan it whole in the plans every connection
+    keeps, long after it filled; a table never analyzed is planned as a large one."""
+    _postgresql_only()
     with db.engine.begin() as connection:
         connection.exec_driver_sql("CREATE TEMP TABLE empty_one (id integer)")
-        connection.exec_driver_sql("CREATE TEMP TABLE filled_one AS SELECT generate_series(1, 500)")
-        analyze_filled(connection, "empty_one", "filled_one")
+        sizes = {"small_one": STATISTICS_FROM - 1, "filled_one": STATISTICS_FROM}
+        for name, rows in sizes.items():
+            connection.exec_driver_sql(
+                f"CREATE TEMP TABLE {name} AS SELECT generate_series(1, {rows}) AS id"
+            )
+        analyze_filled(connection, "empty_one", *sizes)
         tuples = connection.exec_driver_sql(
-            "SELECT relname, reltuples FROM pg_class WHERE relname IN ('empty_one', 'filled_one')"
+            "SELECT relname, reltuples FROM pg_class "
+            "WHERE relname IN ('empty_one', 'small_one', 'filled_one')"
         ).all()
-    assert dict(tuples) == {"empty_one": -1, "filled_one": 500}
+    assert dict(tuples) == {"empty_one": -1, "small_one": -1, "filled_one": STATISTICS_FROM}
+
+
+def _autovacuum_settings() -> dict[str, set[str]]:
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT relname, reloptions FROM pg_class "
+            "WHERE relname IN ('participants', 'registrations', 'access_codes')"
+        ).all()
+    return {name: set(options or []) for name, options in rows}
+
+
+def test_autovacuum_leaves_the_registration_tables_until_they_fill(app):
+    """Autovacuum's own thresholds (50 rows changed) would analyze the participants after an
+    organiser's first test registrations; migration 0015 raises them for the two tables a
+    registration rush fills, and its downgrade puts PostgreSQL's defaults back."""
+    from flask_migrate import downgrade, upgrade
+
+    _postgresql_only()
+    raised = {
+        f"autovacuum_vacuum_threshold={STATISTICS_FROM}",
+        f"autovacuum_vacuum_insert_threshold={STATISTICS_FROM}",
+        f"autovacuum_analyze_threshold={STATISTICS_FROM}",
+    }
+    assert _autovacuum_settings() == {
+        "participants": raised,
+        "registrations": raised,
+        "access_codes": set(),
+    }
+    db.session.remove()
+    try:
+        downgrade(revision="0014")
+        assert _autovacuum_settings() == dict.fromkeys(
+            ("participants", "registrations", "access_codes"), set()
+        )
+    finally:
+        upgrade()
+    assert _autovacuum_settings()["participants"] == raised
