@@ -13,19 +13,18 @@ Revises: 0014
 Create Date: 2026-12-07 14:10:00
 
 """
-
 from alembic import op
 
 from regapp.database import analyze_when_filled
 
 
 # revision identifiers, used by Alembic.
-revision = "0015"
-down_revision = "0014"
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
-TABLES = ("participants", "registrations")
+TABLES = ('participants', 'registrations')
 
 
 def upgrade():
