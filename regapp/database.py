@@ -129,10 +129,10 @@ _AUTOVACUUM_THRESHOLDS = (
 def analyze_when_filled(connection: Connection, *tables: str, undo: bool = False) -> None:
     """Have autovacuum leave each of ``tables`` alone until :data:`STATISTICS_FROM` of its rows
     have changed (PostgreSQL; a migration's step; ``undo``: its downgrade). By default it
-    analyzes a table after 50 changes, and so a new database's participants after their first
-    few registrations (an organiser trying the form, say); a VACUUM records the table's size as
-    well. The plans made from that then slowed the event's registration rush down for up to a
-    minute, until autovacuum's next round (it looks at each database once a minute)."""
+    analyzes a table after 50 changes, so a new database's participants after an organiser's
+    first test registrations, and a VACUUM records the table's size as well: the small-table
+    statistics :data:`STATISTICS_FROM` is about, kept until autovacuum's next round, up to a
+    minute later."""
     if connection.dialect.name != "postgresql":
         return
     settings = [f"{name} = {STATISTICS_FROM}" for name in _AUTOVACUUM_THRESHOLDS]
