@@ -15,9 +15,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from time import monotonic, sleep
+from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, event, exc
+from sqlalchemy import Connection, Engine, FromClause, Insert, bindparam, event, exc, insert, select
 
 from .extensions import db
 
@@ -91,6 +92,34 @@ def pipelined(connection: Connection, *, commit: bool = False) -> Iterator[None]
         raise exc.DBAPIError.instance(
             None, None, error, dbapi.Error, connection_invalidated=gone, dialect=connection.dialect
         ) from error
+
+
+def insert_rows(model: type, source: FromClause | None = None, **columns: Any) -> Insert:
+    """``INSERT INTO`` ``model``'s table ``SELECT`` the ``columns`` given (SQL expressions, of
+    ``source`` if given) and, for every other column with a Python-side default, the parameter
+    ``<table>_<column>`` (:func:`row_defaults` gives them). For an INSERT that is part of a
+    larger statement (a CTE), where SQLAlchemy would fill in no default."""
+    table = model.__table__
+    defaulted = [c for c in table.columns if c.default is not None and c.key not in columns]
+    values = [bindparam(f"{table.name}_{c.key}", type_=c.type) for c in defaulted]
+    query = select(*columns.values(), *values)
+    if source is not None:
+        query = query.select_from(source)
+    names = [*columns, *(c.key for c in defaulted)]
+    return insert(model).from_select(names, query, include_defaults=False)
+
+
+def row_defaults(*models: type) -> dict[str, Any]:
+    """The parameters :func:`insert_rows` leaves for ``models``: each column's Python-side
+    default, worked out now (a new access code, the time, ...)."""
+    return {
+        f"{column.table.name}_{column.key}": (
+            column.default.arg(None) if column.default.is_callable else column.default.arg
+        )
+        for model in models
+        for column in model.__table__.columns
+        if column.default is not None
+    }
 
 
 #: PostgreSQL's statistics of a table taken while it held fewer rows than this did more harm than

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from regapp.extensions import db
-from regapp.models import AccessCode, Participant, Registration
+from regapp.models import AccessCode, EventSession, OutboxMessage, Participant, Registration
 from tests.conftest import registration_form
 
 
@@ -60,6 +60,48 @@ def test_participant_registers_for_two_sessions_and_sees_code_qr_and_manage_link
     qr = client.get(f"/manage/{participant.manage_token}/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
     assert b"<svg" in qr.data and code.encode() not in qr.data  # an image, not the text
+
+
+def test_a_registration_writes_its_own_rows_and_changes_only_the_seats_taken(client, make_event):
+    """Its statements take named parameters: none may set a column of the same name elsewhere
+    (SQLAlchemy adds an UPDATE's parameters named after columns to its SET)."""
+    event = make_event({"title": "Opening session", "capacity": 1}, {"title": "Panel 1"})
+    opening, panel = event.sessions
+    register(client, event, [opening.id], email="first@example.org")
+
+    def rows(table, **where):
+        db.session.expire_all()
+        query = select(table).where(*(table.c[k] == v for k, v in where.items()))
+        query = query.order_by(table.c.id)
+        return [dict(row) for row in db.session.execute(query).mappings()]
+
+    sessions, participants = EventSession.__table__, Participant.__table__
+    before = {"sessions": rows(sessions), "participants": rows(participants)}
+    assert register(client, event, [opening.id, panel.id]).status_code == 303
+
+    after = rows(sessions)
+    taken = {row["id"]: row.pop("seats_taken") for row in after}
+    for row in before["sessions"]:
+        row.pop("seats_taken")
+    assert after == before["sessions"]
+    assert taken == {opening.id: 1, panel.id: 1}  # the opening session was full: waitlisted
+    (new,) = [p for p in rows(participants) if p not in before["participants"]]
+    assert len(rows(participants)) == 2
+    assert (new["seats"], new["waitlisted"]) == (panel.mask, opening.mask)
+    (code,) = rows(AccessCode.__table__, participant_id=new["id"])
+    assert code["status"] == "active" and code["revoked_at"] is None
+    (message,) = rows(OutboxMessage.__table__, participant_id=new["id"])
+    assert (message["kind"], message["recipient"], message["status"]) == (
+        "confirmation",
+        new["email"],
+        "pending",
+    )
+    assert (message["attempts"], message["session_title"], message["last_error"]) == (0, "", "")
+    registrations = rows(Registration.__table__, participant_id=new["id"])
+    assert {(r["session_id"], r["status"]) for r in registrations} == {
+        (opening.id, "waitlisted"),
+        (panel.id, "confirmed"),
+    }
 
 
 def test_access_code_and_manage_token_are_separate_strong_secrets(client, make_event):

@@ -12,31 +12,47 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import NoReturn
 
 from flask import current_app
-from sqlalchemy import Boolean, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    CTE,
+    Boolean,
+    Executable,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from .. import audit
 from ..checkin.counts import note_registrations
-from ..database import begin_write, pipelined
+from ..database import begin_write, insert_rows, pipelined, row_defaults
 from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
-from ..mail.outbox import queue, queue_message, wake_worker
+from ..mail.outbox import queue, wake_worker
 from ..models import (
     AccessCode,
     Event,
     EventSession,
     MessageKind,
+    OutboxMessage,
     Participant,
     Registration,
     RegistrationStatus,
 )
 from ..models.events import RegistrationWindow
-from ..models.participants import new_manage_token, seat_masks
+from ..models.participants import new_manage_token
 from ..models.types import utcnow
 
 
@@ -243,26 +259,20 @@ def register_values(
         # The email is registered already (perhaps a moment ago, by a request racing this one).
         db.session.rollback()
         raise _duplicate_email() from None
-    person = {"pid": participant_id}
+    values = {"pid": participant_id, "event": event_id, "ids": ids, "wanted": len(ids)}
+    values |= {"now": now, "any_state": by_organiser}
+    values |= {"message_kind": MessageKind.CONFIRMATION, "address": details.email}
+    values |= row_defaults(Registration, AccessCode, OutboxMessage)
+    locking = current_app.config["SEAT_LOCKING"]
     try:
         with pipelined(connection, commit=True):
-            connection.execute(_INSERT_CODE, {"participant_id": participant_id})
-            if ids:
-                sessions = {"event_id": event_id, "ids": ids}
-                # Row locks are PostgreSQL's: SQLite's transaction has held the whole
-                # database's write lock since its BEGIN IMMEDIATE (begin_write).
-                if current_app.config["SEAT_LOCKING"] and connection.dialect.name == "postgresql":
-                    connection.execute(_LOCK_SESSION_ROWS, sessions)
-                open_only = {"now": now, "any_state": by_organiser}
-                connection.execute(_INSERT_REGISTRATIONS, person | sessions | open_only)
-                connection.execute(_TAKE_SEATS, person)
-                connection.execute(_SET_SEAT_MASKS, person | {"chosen": len(ids)})
-            if notify:
-                queue_message(MessageKind.CONFIRMATION, participant_id, details.email)
+            for statement in _registration(connection.dialect.name, locking, notify):
+                connection.execute(statement, values)
             note_registrations(db.session(), ids)
         db.session.commit()
     except IntegrityError:
-        # A chosen session did not take the registration (_SET_SEAT_MASKS): say which, and why.
+        # A chosen session did not take the registration (the masks' UPDATE): say which, and
+        # why.
         db.session.rollback()
         _refuse(event_id, ids, now, by_organiser)
     wake_worker()
@@ -270,71 +280,87 @@ def register_values(
 
 
 _INSERT_PARTICIPANT = insert(Participant).returning(Participant.id)
-_INSERT_CODE = insert(AccessCode).inline()  # inline: no RETURNING of the new id
-_INSERT_REGISTRATIONS = (
-    insert(Registration)
-    .inline()
-    .from_select(
-        ["participant_id", "session_id", "status"],
+
+
+@cache
+def _registration(dialect: str, locking: bool, notify: bool) -> list[Executable]:
+    """What :func:`register_values` writes once the participant's row is in (``pid``): the
+    registrations, the masks, the access code, the confirmation email if ``notify``, and the
+    seats taken, worked out from the chosen sessions as :func:`_chosen` gives them. On
+    PostgreSQL one statement does it all (each part a CTE), so the server gets one statement
+    to plan and run instead of six; on SQLite, which has no INSERT or UPDATE in a CTE, one
+    statement each, the seats last (the others read the seats left before they are taken)."""
+    chosen = _chosen(lock=locking and dialect == "postgresql")
+    status = case(
+        (chosen.c.has_seat, RegistrationStatus.CONFIRMED.value),
+        else_=RegistrationStatus.WAITLISTED.value,
+    )
+    person = bindparam("pid", type_=Integer)
+    registrations = insert_rows(
+        Registration, chosen, participant_id=person, session_id=chosen.c.id, status=status
+    )
+    code = insert_rows(AccessCode, participant_id=person)
+    message = insert_rows(
+        OutboxMessage,
+        participant_id=person,
+        kind=bindparam("message_kind", type_=String),
+        recipient=bindparam("address", type_=String),
+    )
+    # NULL, which the table refuses, unless every chosen session takes the registration: the
+    # transaction fails before its COMMIT, which on PostgreSQL travels with it.
+    seats = case((func.count() == bindparam("wanted"), _masks_where(chosen, chosen.c.has_seat)))
+    set_masks = (
+        update(Participant)
+        .where(Participant.id == person)
+        .values(
+            seats=select(seats).scalar_subquery(),
+            waitlisted=select(_masks_where(chosen, ~chosen.c.has_seat)).scalar_subquery(),
+        )
+    )
+    take_seats = (
+        update(EventSession)
+        .where(EventSession.id.in_(select(chosen.c.id).where(chosen.c.has_seat)))
+        .values(seats_taken=EventSession.seats_taken + 1)
+    )
+    writes = [registrations, code, *([message] if notify else []), take_seats]
+    if dialect != "postgresql":
+        return [*writes[:-1], set_masks, writes[-1]]
+    return [set_masks.add_cte(*(write.cte(f"write_{n}") for n, write in enumerate(writes)))]
+
+
+def _chosen(*, lock: bool) -> CTE:
+    """The chosen sessions (``ids``) that take the registration: the event's, and open unless
+    ``any_state``; each with its bit (``mask``) and whether it has a seat left (``has_seat``).
+    ``lock``: PostgreSQL's row locks (``FOR NO KEY UPDATE``, in id order), which every
+    registration for the session waits for. A row locked after a wait is read as the
+    transaction that held the lock left it, so ``has_seat`` counts every seat given before,
+    though the rest of the statement sees the database as it was when the statement began
+    (SQLite's transaction holds the whole database's write lock since its ``BEGIN
+    IMMEDIATE``: :func:`~regapp.database.begin_write`)."""
+    query = (
         select(
-            bindparam("pid"),
             EventSession.id,
-            case(
-                (
-                    # Read in a statement after the one that locked the sessions: PostgreSQL
-                    # shows each statement what was committed before it began, so this is the
-                    # figure the transaction that held the lock before left.
-                    or_(
-                        EventSession.capacity.is_(None),
-                        EventSession.capacity > EventSession.seats_taken,
-                    ),
-                    RegistrationStatus.CONFIRMED.value,
-                ),
-                else_=RegistrationStatus.WAITLISTED.value,
-            ),
-        ).where(
-            EventSession.event_id == bindparam("event_id"),
+            EventSession.mask.label("mask"),
+            or_(
+                EventSession.capacity.is_(None), EventSession.capacity > EventSession.seats_taken
+            ).label("has_seat"),
+        )
+        .where(
+            EventSession.event_id == bindparam("event"),
             EventSession.id.in_(bindparam("ids", expanding=True)),
             or_(
                 bindparam("any_state", type_=Boolean),
                 EventSession.takes_registrations(bindparam("now")),
             ),
-        ),
-    )
-)
-# The sessions where the registrations just written took a seat count it.
-_TAKE_SEATS = (
-    update(EventSession)
-    .where(
-        EventSession.id.in_(
-            select(Registration.session_id).where(
-                Registration.participant_id == bindparam("pid"),
-                Registration.status == RegistrationStatus.CONFIRMED,
-            )
         )
+        .order_by(EventSession.id)
     )
-    .values(seats_taken=EventSession.seats_taken + 1)
-)
-# The participant's masks, from the registrations just written, only if every chosen session
-# took one (the INSERT above leaves out a session that is not the event's, or is closed);
-# otherwise ``seats`` is set to NULL, which the table refuses: the transaction fails before its
-# COMMIT, which on PostgreSQL travels with it (no round trip to check between the two).
-_SET_SEAT_MASKS = (
-    update(Participant)
-    .where(Participant.id == bindparam("pid"))
-    .values(
-        seats=case(
-            (
-                select(func.count())
-                .where(Registration.participant_id == Participant.id)
-                .scalar_subquery()
-                == bindparam("chosen"),
-                seat_masks(RegistrationStatus.CONFIRMED),
-            ),
-        ),
-        waitlisted=seat_masks(RegistrationStatus.WAITLISTED),
-    )
-)
+    return (query.with_for_update(key_share=True) if lock else query).cte("chosen")
+
+
+def _masks_where(chosen: CTE, condition):
+    """The union of the bits of the ``chosen`` sessions where ``condition`` holds."""
+    return func.coalesce(func.sum(case((condition, chosen.c.mask), else_=0)), 0)
 
 
 def _refuse(event_id: int, ids: list[int], now: datetime, by_organiser: bool) -> NoReturn:
