@@ -233,6 +233,14 @@ def is_unavailable(error: BaseException) -> bool:
     return sqlstate[:2] in _POSTGRES_UNAVAILABLE_CLASSES or sqlstate in _POSTGRES_UNAVAILABLE_CODES
 
 
+def is_unique_violation(error: exc.IntegrityError) -> bool:
+    """Whether a unique index refused the row (rather than another constraint)."""
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        return getattr(original, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE"
+    return getattr(original, "sqlstate", None) == "23505"
+
+
 def describe(error: BaseException) -> str:
     """A short name for a database error that is safe to log: never the statement's
     parameters (they hold personal data), only the kind of failure."""

@@ -3,11 +3,12 @@
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from regapp.extensions import db
 from regapp.models import AccessCode, EventSession, OutboxMessage, Participant, Registration
-from tests.conftest import registration_form
+from tests.conftest import EXTERNAL_DATABASE_URL, registration_form
 
 
 def count(model) -> int:
@@ -102,6 +103,26 @@ def test_a_registration_writes_its_own_rows_and_changes_only_the_seats_taken(cli
         (opening.id, "waitlisted"),
         (panel.id, "confirmed"),
     }
+
+
+def test_registration_times_are_utc_whatever_the_database_sessions_time_zone(make_app, make_event):
+    """PostgreSQL turns a time with a zone into one without in its session's time zone: every
+    time a registration writes goes through the columns' type, which writes it in UTC."""
+    if not EXTERNAL_DATABASE_URL.startswith("postgresql"):
+        pytest.skip("SQLite keeps the times it is given, with no time zone of its own")
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": "-c timezone=Asia/Baku"}})
+    with app.app_context():
+        event = make_event({"title": "Opening session"})
+        before = datetime.now(UTC)
+        assert register(app.test_client(), event, [event.sessions[0].id]).status_code == 303
+        participant = db.session.scalar(select(Participant))
+        (registration,) = participant.registrations
+        written = [participant.consent_at, participant.created_at, registration.queued_at]
+        message = db.session.scalar(select(OutboxMessage))
+        written += [participant.active_code.created_at, message.created_at]
+        for moment in written:
+            assert before - timedelta(seconds=5) < moment < datetime.now(UTC), written
+        db.session.rollback()
 
 
 def test_access_code_and_manage_token_are_separate_strong_secrets(client, make_event):

@@ -26,17 +26,15 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from .. import audit
 from ..checkin.counts import note_registrations
-from ..database import begin_write, insert_rows, pipelined, row_defaults
+from ..database import begin_write, insert_rows, is_unique_violation, pipelined, row_defaults
 from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
@@ -204,14 +202,10 @@ def register(
     now: datetime | None = None,
     **options: bool,
 ) -> Participant:
-    """:func:`register_values`, returning the participant as an ORM object (the import, the
-    tests, anyone who goes on with it)."""
-    participant = Participant(**register_values(event, details, session_ids, now, **options))
-    # Known to the session without reading it back; what is not set here loads when first
-    # read, as after any commit.
-    make_transient_to_detached(participant)
-    db.session.add(participant)
-    return participant
+    """:func:`register_values`, returning the participant as an ORM object, read back (the
+    import, the tests, anyone who goes on with it)."""
+    written = register_values(event, details, session_ids, now, **options)
+    return find_participant(written["manage_token"])
 
 
 def register_values(
@@ -226,24 +220,22 @@ def register_values(
     """Register a new participant for sessions of ``event`` (or of the event whose registration
     window that is: the form keeps it per process): a seat where one is left, the
     waitlist where not. Commits, or raises :class:`RegistrationError` having changed nothing.
-    Returns the participant's columns as written (``id`` among them): all the registration
-    form needs is the private link's token, and making an ORM object of them
-    (:func:`register`) costs 6 % of a registration's instructions.
+    Returns the participant's columns as given (not their ``id``): all the registration form
+    needs is the private link's token.
 
     ``notify=False`` queues no confirmation email. ``by_organiser`` (an organiser adds them, as
     the CSV import does): the registration window and a session's closed flag do not apply;
     capacity and the waitlist do.
 
-    The rows are written with one INSERT each, without the ORM's unit of work (which cost more
-    than the rest of the registration together); a second registration of the same email is
-    refused by the unique index on (event, lower(email)). The seats are given in SQL: once the
-    sessions are locked, one INSERT writes the registrations, each confirmed if its session has
-    a seat left (its ``seats_taken`` below its capacity) and waitlisted if not, one UPDATE
-    counts the seats taken, and one the participant's masks, which fails unless every chosen
-    session took the registration. On PostgreSQL these go in one round
-    trip with the COMMIT (:func:`~regapp.database.pipelined`), so the seat lock, which every
-    registration for the session waits for, is held for the server's work and not for the
-    app's: in a registration rush that lock is what bounds the rate."""
+    The rows are written in SQL (:func:`_registration`), without the ORM's unit of work (which
+    cost more than the rest of the registration together). A second registration of the same
+    email is refused by the unique index on (event, lower(email)). The seats are given in SQL
+    too: each registration is confirmed if its session has a seat left (its ``seats_taken``
+    below its capacity) and waitlisted if not, and the participant's row is refused unless
+    every chosen session took the registration. On PostgreSQL all of it is one statement, sent
+    in one round trip with the COMMIT (:func:`~regapp.database.pipelined`), so the seat lock,
+    which every registration for the session waits for, is held for the server's work and not
+    for the app's: in a registration rush that lock is what bounds the rate."""
     now = now or utcnow()
     if not by_organiser and (reason := event.registration_closed_reason(now)):
         raise RegistrationError(reason)
@@ -253,49 +245,76 @@ def register_values(
     connection = db.session.connection()
     written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
     written |= vars(details)
-    try:
-        participant_id = connection.scalar(_INSERT_PARTICIPANT, written)
-    except IntegrityError:
-        # The email is registered already (perhaps a moment ago, by a request racing this one).
-        db.session.rollback()
-        raise _duplicate_email() from None
-    values = {"pid": participant_id, "event": event_id, "ids": ids, "wanted": len(ids)}
-    values |= {"now": now, "any_state": by_organiser}
-    values |= {"message_kind": MessageKind.CONFIRMATION, "address": details.email}
-    values |= row_defaults(Registration, AccessCode, OutboxMessage)
-    locking = current_app.config["SEAT_LOCKING"]
+    # Named apart from every column of the tables written: SQLAlchemy adds the parameters of an
+    # UPDATE that are named after its table's columns to its SET.
+    values = {"event": event_id, "ids": ids, "wanted": len(ids), "now": now}
+    values |= {"any_state": by_organiser, "message_kind": MessageKind.CONFIRMATION}
+    values |= {f"new_{key}": value for key, value in written.items()}
+    values |= row_defaults(Participant, Registration, AccessCode, OutboxMessage)
+    participant, *rest = _registration(
+        connection.dialect.name, current_app.config["SEAT_LOCKING"], notify
+    )
     try:
         with pipelined(connection, commit=True):
-            for statement in _registration(connection.dialect.name, locking, notify):
-                connection.execute(statement, values)
+            result = connection.execute(participant, values)
+            if rest:  # SQLite: one statement each, with the participant's id
+                values["pid"] = result.scalar_one()
+                for statement in rest:
+                    connection.execute(statement, values)
             note_registrations(db.session(), ids)
         db.session.commit()
-    except IntegrityError:
-        # A chosen session did not take the registration (the masks' UPDATE): say which, and
-        # why.
+    except IntegrityError as error:
         db.session.rollback()
+        if is_unique_violation(error):
+            # The email is registered already (perhaps a moment ago, by a request racing this
+            # one): refused by the unique index on (event, lower(email)).
+            raise _duplicate_email() from None
+        # A chosen session did not take the registration (the participant's seats were NULL):
+        # say which, and why.
         _refuse(event_id, ids, now, by_organiser)
     wake_worker()
-    return {"id": participant_id, **written}
+    return written
 
 
-_INSERT_PARTICIPANT = insert(Participant).returning(Participant.id)
+#: The participant's columns :func:`register_values` gives (the rest have their defaults).
+_WRITTEN = ("event_id", "consent_at", "manage_token", *ParticipantDetails.__dataclass_fields__)
 
 
 @cache
 def _registration(dialect: str, locking: bool, notify: bool) -> list[Executable]:
-    """What :func:`register_values` writes once the participant's row is in (``pid``): the
-    registrations, the masks, the access code, the confirmation email if ``notify``, and the
-    seats taken, worked out from the chosen sessions as :func:`_chosen` gives them. On
-    PostgreSQL one statement does it all (each part a CTE), so the server gets one statement
-    to plan and run instead of six; on SQLite, which has no INSERT or UPDATE in a CTE, one
-    statement each, the seats last (the others read the seats left before they are taken)."""
-    chosen = _chosen(lock=locking and dialect == "postgresql")
+    """What :func:`register_values` writes: the participant with their masks, their
+    registrations, access code and confirmation email (if ``notify``), and the seats taken,
+    worked out from the chosen sessions as :func:`_chosen` gives them. On PostgreSQL one
+    statement does it all, each part a CTE, the participant's id drawn from its sequence first:
+    the server gets one statement to plan and run, and the app one to send, instead of seven.
+    On SQLite, which has no INSERT or UPDATE in a CTE, the participant's INSERT returns the id
+    the other statements take (``pid``), and the seats are taken last (the others read the
+    seats left before)."""
+    postgresql = dialect == "postgresql"
+    chosen = _chosen(lock=locking and postgresql)
+    if postgresql:
+        sequence = func.pg_get_serial_sequence(Participant.__tablename__, "id")
+        new_id = select(func.nextval(sequence).label("id")).cte("new_id")
+        person = select(new_id.c.id).scalar_subquery()
+    else:
+        person = bindparam("pid", type_=Integer)
+    # NULL, which the table refuses, unless every chosen session takes the registration: the
+    # transaction fails before its COMMIT, which on PostgreSQL travels with it.
+    seats = case((func.count() == bindparam("wanted"), _masks_where(chosen, chosen.c.has_seat)))
+    columns = Participant.__table__.c
+    details = {key: bindparam(f"new_{key}", type_=columns[key].type) for key in _WRITTEN}
+    participant = insert_rows(
+        Participant,
+        chosen,
+        **({"id": person} if postgresql else {}),
+        **details,
+        seats=seats,
+        waitlisted=_masks_where(chosen, ~chosen.c.has_seat),
+    )
     status = case(
         (chosen.c.has_seat, RegistrationStatus.CONFIRMED.value),
         else_=RegistrationStatus.WAITLISTED.value,
     )
-    person = bindparam("pid", type_=Integer)
     registrations = insert_rows(
         Registration, chosen, participant_id=person, session_id=chosen.c.id, status=status
     )
@@ -304,28 +323,17 @@ def _registration(dialect: str, locking: bool, notify: bool) -> list[Executable]
         OutboxMessage,
         participant_id=person,
         kind=bindparam("message_kind", type_=String),
-        recipient=bindparam("address", type_=String),
-    )
-    # NULL, which the table refuses, unless every chosen session takes the registration: the
-    # transaction fails before its COMMIT, which on PostgreSQL travels with it.
-    seats = case((func.count() == bindparam("wanted"), _masks_where(chosen, chosen.c.has_seat)))
-    set_masks = (
-        update(Participant)
-        .where(Participant.id == person)
-        .values(
-            seats=select(seats).scalar_subquery(),
-            waitlisted=select(_masks_where(chosen, ~chosen.c.has_seat)).scalar_subquery(),
-        )
+        recipient=bindparam("new_email", type_=String),
     )
     take_seats = (
         update(EventSession)
         .where(EventSession.id.in_(select(chosen.c.id).where(chosen.c.has_seat)))
         .values(seats_taken=EventSession.seats_taken + 1)
     )
-    writes = [registrations, code, *([message] if notify else []), take_seats]
-    if dialect != "postgresql":
-        return [*writes[:-1], set_masks, writes[-1]]
-    return [set_masks.add_cte(*(write.cte(f"write_{n}") for n, write in enumerate(writes)))]
+    rest = [registrations, code, *([message] if notify else []), take_seats]
+    if not postgresql:
+        return [participant.returning(Participant.id), *rest]
+    return [participant.add_cte(new_id, *(part.cte(f"part_{n}") for n, part in enumerate(rest)))]
 
 
 def _chosen(*, lock: bool) -> CTE:
