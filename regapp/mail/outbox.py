@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..database import begin_write
 from ..extensions import db
@@ -33,17 +33,6 @@ def queue(kind: MessageKind, participant: Participant, session_title: str = "") 
             session_title=session_title,
         )
     )
-
-
-def queue_message(kind: MessageKind, participant_id: int, recipient: str) -> None:
-    """:func:`queue` for a caller that writes its rows without the ORM: one INSERT, at once, in
-    the caller's transaction (the same row, delivered the same way)."""
-    db.session.connection().execute(
-        _INSERT_MESSAGE, {"kind": kind, "participant_id": participant_id, "recipient": recipient}
-    )
-
-
-_INSERT_MESSAGE = insert(OutboxMessage).inline()
 
 
 def deliver_due(now: datetime | None = None, limit: int = 50) -> dict[str, int]:

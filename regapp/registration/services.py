@@ -559,7 +559,6 @@ _SESSIONS = (
     .order_by(EventSession.id)
 )
 _LOCK_SESSIONS = _SESSIONS.with_for_update(key_share=True)
-_LOCK_SESSION_ROWS = _LOCK_SESSIONS.with_only_columns(EventSession.id)  # nothing read back
 
 
 def _refuse_closed(sessions: Iterable[EventSession], now: datetime) -> None:
