@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from time import monotonic, sleep
 from typing import Any
 
@@ -113,13 +114,16 @@ def row_defaults(*models: type) -> dict[str, Any]:
     """The parameters :func:`insert_rows` leaves for ``models``: each column's Python-side
     default, worked out now (a new access code, the time, ...)."""
     return {
-        f"{column.table.name}_{column.key}": (
-            column.default.arg(None) if column.default.is_callable else column.default.arg
-        )
+        name: default.arg(None) if default.is_callable else default.arg
         for model in models
-        for column in model.__table__.columns
-        if column.default is not None
+        for name, default in _defaults(model)
     }
+
+
+@cache
+def _defaults(model: type) -> list[tuple[str, Any]]:
+    table = model.__table__
+    return [(f"{table.name}_{c.key}", c.default) for c in table.columns if c.default is not None]
 
 
 #: PostgreSQL's statistics of a table taken while it held fewer rows than this did more harm than
