@@ -20,7 +20,8 @@ def known_country(form, field):
 class SessionChoiceField(Field):
     """Session ids from checkboxes (the template draws them, grouped by day). Whether each is a
     session of the event is checked by the service that takes them, with the sessions locked
-    (``registration.services._lock_sessions``): the form would have to read them first."""
+    (``registration.services._chosen`` and ``_lock_sessions``): the form would have to read
+    them first."""
 
     def process_data(self, value):
         self.data = list(value or [])
