@@ -19,7 +19,18 @@ from time import monotonic, sleep
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, FromClause, Insert, bindparam, event, exc, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    FromClause,
+    Insert,
+    bindparam,
+    event,
+    exc,
+    insert,
+    select,
+)
 
 from .extensions import db
 
@@ -100,13 +111,12 @@ def insert_rows(model: type, source: FromClause | None = None, **columns: Any) -
     ``source`` if given) and, for every other column with a Python-side default, the parameter
     ``<table>_<column>`` (:func:`row_defaults` gives them). For an INSERT that is part of a
     larger statement (a CTE), where SQLAlchemy would fill in no default."""
-    table = model.__table__
-    defaulted = [c for c in table.columns if c.default is not None and c.key not in columns]
-    values = [bindparam(f"{table.name}_{c.key}", type_=c.type) for c in defaulted]
+    defaulted = [(name, c) for name, c in _defaulted(model) if c.key not in columns]
+    values = [bindparam(name, type_=c.type) for name, c in defaulted]
     query = select(*columns.values(), *values)
     if source is not None:
         query = query.select_from(source)
-    names = [*columns, *(c.key for c in defaulted)]
+    names = [*columns, *(c.key for _, c in defaulted)]
     return insert(model).from_select(names, query, include_defaults=False)
 
 
@@ -114,16 +124,17 @@ def row_defaults(*models: type) -> dict[str, Any]:
     """The parameters :func:`insert_rows` leaves for ``models``: each column's Python-side
     default, worked out now (a new access code, the time, ...)."""
     return {
-        name: default.arg(None) if default.is_callable else default.arg
+        name: c.default.arg(None) if c.default.is_callable else c.default.arg
         for model in models
-        for name, default in _defaults(model)
+        for name, c in _defaulted(model)
     }
 
 
 @cache
-def _defaults(model: type) -> list[tuple[str, Any]]:
+def _defaulted(model: type) -> list[tuple[str, Column]]:
+    """``model``'s columns with a Python-side default, each with its parameter's name."""
     table = model.__table__
-    return [(f"{table.name}_{c.key}", c.default) for c in table.columns if c.default is not None]
+    return [(f"{table.name}_{c.key}", c) for c in table.columns if c.default is not None]
 
 
 #: PostgreSQL's statistics of a table taken while it held fewer rows than this did more harm than
