@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..checkin.counts import note_registrations
-from ..database import begin_write, insert_rows, is_unique_violation, pipelined, row_defaults
+from ..database import begin_write, insert_rows, is_unique_violation, row_defaults
 from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
@@ -232,16 +232,17 @@ def register_values(
     email is refused by the unique index on (event, lower(email)). The seats are given in SQL
     too: each registration is confirmed if its session has a seat left (its ``seats_taken``
     below its capacity) and waitlisted if not, and the participant's row is refused unless
-    every chosen session took the registration. On PostgreSQL all of it is one statement, sent
-    in one round trip with the COMMIT (:func:`~regapp.database.pipelined`), so the seat lock,
-    which every registration for the session waits for, is held for the server's work and not
-    for the app's: in a registration rush that lock is what bounds the rate."""
+    every chosen session took the registration. On PostgreSQL all of it is one statement, which
+    the server commits as it ends (``begin_write(one_statement=True)``): one round trip, and
+    the seat lock, which every registration for the session waits for, is held for the
+    server's work and not for the app's: in a registration rush that lock is what bounds the
+    rate."""
     now = now or utcnow()
     if not by_organiser and (reason := event.registration_closed_reason(now)):
         raise RegistrationError(reason)
     event_id = event.id  # read before begin_write() lets go of what the request read
     ids = sorted(set(session_ids))
-    begin_write()
+    begin_write(one_statement=True)
     connection = db.session.connection()
     written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
     written |= vars(details)
@@ -255,13 +256,12 @@ def register_values(
         connection.dialect.name, current_app.config["SEAT_LOCKING"], notify
     )
     try:
-        with pipelined(connection, commit=True):
-            result = connection.execute(participant, values)
-            if rest:  # SQLite: one statement each, with the participant's id
-                values["pid"] = result.scalar_one()
-                for statement in rest:
-                    connection.execute(statement, values)
-            note_registrations(db.session(), ids)
+        result = connection.execute(participant, values)
+        if rest:  # SQLite: one statement each, with the participant's id
+            values["pid"] = result.scalar_one()
+            for statement in rest:
+                connection.execute(statement, values)
+        note_registrations(db.session(), ids)
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
