@@ -13,7 +13,7 @@ import fcntl
 import sqlite3
 import threading
 from functools import cache
-from time import monotonic, sleep
+from time import monotonic
 from typing import Any
 
 from flask import Flask, current_app
@@ -306,13 +306,12 @@ class WriterQueue:
     turns: scans waited 200 to 500 ms at the 99th percentile while the cores idled. So before
     ``BEGIN IMMEDIATE`` a writer takes its process's lock (the threads queue on it and are woken
     at once), then an advisory lock on a file beside the database that the processes share
-    (``flock``, tried every half millisecond; the kernel lets it go if the process dies), and
-    gives both back when its connection returns to the pool. SQLite's busy timeout stays the
+    (``flock``; the kernel lets it go if the process dies, and wakes the next waiter the moment
+    it is let go: :class:`_FileTurn`), and gives both back when its connection returns to the
+    pool. SQLite's busy timeout stays the
     backstop for other programs that lock the database (a backup, the sqlite3 shell), and the
     whole wait stays within ``DATABASE_LOCK_TIMEOUT``: past it, :class:`exc.TimeoutError` (503).
     """
-
-    POLL = 0.0005
 
     def __init__(self, database: str | None, timeout: float):
         self.timeout = timeout
@@ -320,6 +319,7 @@ class WriterQueue:
         in_memory = not database or database == ":memory:" or database.startswith("file:")
         self._path = None if in_memory else f"{database}-writers"
         self._file = None  # opened by the first writer
+        self._turn: _FileTurn | None = None  # made by the first writer that has to wait
 
     def enter(self, connection) -> None:
         deadline = monotonic() + self.timeout
@@ -341,14 +341,15 @@ class WriterQueue:
             return
         if self._file is None:
             self._file = open(self._path, "a+b")  # noqa: SIM115 (kept open: the lock lives on it)
-        while True:
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if monotonic() >= deadline:
-                    raise exc.TimeoutError("Another process held the database too long.") from None
-                sleep(self.POLL)
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass  # another process's writer has the turn: wait for it
+        if self._turn is None:
+            self._turn = _FileTurn(self._file)
+        if not self._turn.wait(deadline - monotonic()):
+            raise exc.TimeoutError("Another process held the database too long.")
 
     def leave(self, dbapi_connection, record) -> None:
         if not record.info.pop("regapp_writer", False):
@@ -358,3 +359,47 @@ class WriterQueue:
         if self._path is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
         self._threads.release()
+
+
+class _FileTurn:
+    """Waits for the lock on a writers' file in a thread of its own, for a writer that may wait
+    only so long: ``flock`` either fails at once or blocks with no timeout. The kernel wakes the
+    thread the moment the lock is let go. (Until session 17 the writer tried again every half
+    millisecond, which under a registration rush on SQLite cost a twentieth of the workers'
+    CPU: bench/README.md, "Registration, session 17".)
+
+    One writer of the process waits at a time (the process's lock). A turn that comes after its
+    writer gave up goes to the process's next writer if one is already waiting, and is given
+    back at once if not."""
+
+    def __init__(self, file):
+        self._file = file
+        self._state = threading.Condition()
+        self._wanted = False  # a writer waits for the turn
+        self._taken = False  # the thread has the lock, for that writer
+        threading.Thread(target=self._run, name="regapp-writers-turn", daemon=True).start()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the lock is this process's (the writer then lets it go as usual) within
+        ``timeout`` seconds."""
+        with self._state:
+            self._wanted = True
+            self._state.notify_all()
+            taken = self._state.wait_for(lambda: self._taken, timeout)
+            self._wanted = self._taken = False
+            self._state.notify_all()
+            return taken
+
+    def _run(self) -> None:
+        while True:
+            with self._state:
+                self._state.wait_for(lambda: self._wanted)
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+            with self._state:
+                if not self._wanted:  # its writer gave up, and no other waits
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                    continue
+                self._taken = True
+                self._state.notify_all()
+                # Until the writer has it: this thread must not take it, nor let it go, again.
+                self._state.wait_for(lambda: not self._taken)

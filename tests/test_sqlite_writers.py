@@ -141,3 +141,29 @@ def test_a_turn_is_given_back_when_the_transaction_is_rolled_back_or_fails(make_
         after.finish.set()
         after.join(5)
         assert after.error is None, after.error
+
+
+def test_a_turn_that_comes_after_its_writer_gave_up_is_given_back(make_app):
+    """The waiting writer's turn comes in a thread of its own (``flock`` has no timeout): when
+    it comes too late, nobody holds it, and the next writer of either process gets its turn."""
+    holder_app = make_app()
+    app = make_app(DATABASE_LOCK_TIMEOUT=0.5)
+    (holder,) = writers(holder_app)
+    assert holder.began.wait(5)
+    with app.app_context():
+        with pytest.raises(exc.TimeoutError):
+            begin_write()
+        db.session.rollback()
+    holder.finish.set()
+    holder.join(5)
+    assert holder.error is None, holder.error
+    deadline = time.monotonic() + 5
+    while turn_taken(app) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not turn_taken(app), "the late turn was kept"
+    for writer_app in (holder_app, app, holder_app):
+        (writer,) = writers(writer_app)
+        assert writer.began.wait(5), "a writer never got its turn"
+        writer.finish.set()
+        writer.join(5)
+        assert writer.error is None, writer.error
