@@ -12,6 +12,8 @@ their turn in a queue (:class:`WriterQueue`). On PostgreSQL the services take ro
 import fcntl
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from time import monotonic
 from typing import Any
@@ -29,11 +31,12 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.orm import Session
 
 from .extensions import db
 
 
-def begin_write(*, durable: bool = True, one_statement: bool = False) -> None:
+def begin_write(*, durable: bool = True) -> None:
     """Start the transaction of a service that is going to write.
 
     What the request read so far (read-only, nothing pending) is let go and will be read again
@@ -52,27 +55,51 @@ def begin_write(*, durable: bool = True, one_statement: bool = False) -> None:
     the database no longer holds, so everything else waits. Measured in a door rush
     (bench/README.md, session 12): SQLite's writers take turns, and each one's wait for the
     disk held up the next.
-
-    ``one_statement=True`` (a registration): on PostgreSQL the service writes all it writes in
-    one statement, which runs on its own (autocommit): the server commits it as it ends, in the
-    round trip that sent it, where BEGIN, the statement and COMMIT took three (psycopg's
-    pipeline mode waits for the BEGIN, and again at its end). The statement is atomic by itself,
-    and its row locks are held until its commit. Measured on one connection (bench/README.md,
-    session 17): 45 instead of 138 microseconds of the app's CPU per INSERT, and 30 instead of
-    87 of the server's. Elsewhere it changes nothing.
     """
-    session = db.session()  # the request's Session behind the scoped proxy
-    assert not (session.new or session.dirty or session.deleted), "begin_write after changes"
-    postgresql = session.get_bind().dialect.name == "postgresql"
+    session = _unchanged_session()
     if session.in_transaction():
-        if postgresql and not one_statement:
+        if session.get_bind().dialect.name == "postgresql":
             session.expire_all()
             return
         session.rollback()
-    options = {"sqlite_immediate": current_app.config["SEAT_LOCKING"], "regapp_durable": durable}
-    if postgresql and one_statement:
-        options["isolation_level"] = "AUTOCOMMIT"
-    session.connection(execution_options=options)
+    session.connection(execution_options=_write_options(durable=durable))
+
+
+@contextmanager
+def writing(*, one_statement: bool = False) -> Iterator[Connection]:
+    """A write transaction on a connection of its own, outside the ORM's session, for a service
+    that writes with SQL statements alone: committed at the end of the block, or rolled back if
+    it raises. What the request read so far is let go first, as by :func:`begin_write`.
+
+    The ORM's session, its transaction's states and events, was a tenth of a registration's CPU
+    in the app on SQLite (in-process, py-spy; bench/README.md, "Registration, session 17").
+
+    ``one_statement=True``: the block runs one statement. On PostgreSQL it then runs on its
+    own (autocommit): the server commits it as it ends, in the round trip that sent it, where
+    BEGIN, the statement and COMMIT took three (psycopg's pipeline mode waits for the BEGIN, and
+    again at its end). The statement is atomic by itself, and its row locks are held until its
+    commit. Elsewhere it changes nothing."""
+    session = _unchanged_session()
+    if session.in_transaction():
+        session.rollback()
+    with db.engine.connect() as connection:
+        options = _write_options(durable=True)
+        if one_statement and connection.dialect.name == "postgresql":
+            options["isolation_level"] = "AUTOCOMMIT"
+        connection.execution_options(**options)
+        with connection.begin():
+            yield connection
+
+
+def _unchanged_session() -> Session:
+    """The request's session, which must have nothing pending when a write begins."""
+    session = db.session()  # the request's Session behind the scoped proxy
+    assert not (session.new or session.dirty or session.deleted), "a write after changes"
+    return session
+
+
+def _write_options(*, durable: bool) -> dict[str, Any]:
+    return {"sqlite_immediate": current_app.config["SEAT_LOCKING"], "regapp_durable": durable}
 
 
 def insert_rows(model: type, source: FromClause | None = None, **columns: Any) -> Insert:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from time import monotonic
@@ -136,11 +136,10 @@ def note_checkin(session: Session, entry: CheckIn) -> None:
             changes[entry.session_id] = changes.get(entry.session_id, 0) + step
 
 
-def note_registrations(session: Session, session_ids: list[int]) -> None:
-    """Registrations for these sessions change with the transaction of ``session``, written
-    without the ORM (which the flush hook below would see): their counts are read again."""
-    for session_id in session_ids:
-        session.info.setdefault(_CHANGES, {})[session_id] = None
+def registrations_committed(session_ids: Iterable[int], sent: float) -> None:
+    """Registrations for these sessions were committed outside the ORM (written in SQL, in a
+    transaction whose statements were sent from ``sent`` on): their counts are read again."""
+    live_counts().committed(dict.fromkeys(session_ids), sent, monotonic())
 
 
 @event.listens_for(Session, "after_flush")

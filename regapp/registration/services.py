@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from time import monotonic
 from typing import NoReturn
 
 from flask import current_app
@@ -33,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..checkin.counts import note_registrations
-from ..database import begin_write, insert_rows, is_unique_violation, row_defaults
+from ..checkin.counts import registrations_committed
+from ..database import begin_write, insert_rows, is_unique_violation, row_defaults, writing
 from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
@@ -233,7 +234,7 @@ def register_values(
     too: each registration is confirmed if its session has a seat left (its ``seats_taken``
     below its capacity) and waitlisted if not, and the participant's row is refused unless
     every chosen session took the registration. On PostgreSQL all of it is one statement, which
-    the server commits as it ends (``begin_write(one_statement=True)``): one round trip, and
+    the server commits as it ends (:func:`~regapp.database.writing`): one round trip, and
     the seat lock, which every registration for the session waits for, is held for the
     server's work and not for the app's: in a registration rush that lock is what bounds the
     rate."""
@@ -242,8 +243,6 @@ def register_values(
         raise RegistrationError(reason)
     event_id = event.id  # read before begin_write() lets go of what the request read
     ids = sorted(set(session_ids))
-    begin_write(one_statement=True)
-    connection = db.session.connection()
     written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
     written |= vars(details)
     # Named apart from every column of the tables written: SQLAlchemy adds the parameters of an
@@ -253,18 +252,17 @@ def register_values(
     values |= {f"new_{key}": value for key, value in written.items()}
     values |= row_defaults(Participant, Registration, AccessCode, OutboxMessage)
     participant, *rest = _registration(
-        connection.dialect.name, current_app.config["SEAT_LOCKING"], notify
+        db.engine.dialect.name, current_app.config["SEAT_LOCKING"], notify
     )
+    sent = monotonic()
     try:
-        result = connection.execute(participant, values)
-        if rest:  # SQLite: one statement each, with the participant's id
-            values["pid"] = result.scalar_one()
-            for statement in rest:
-                connection.execute(statement, values)
-        note_registrations(db.session(), ids)
-        db.session.commit()
+        with writing(one_statement=True) as connection:
+            result = connection.execute(participant, values)
+            if rest:  # SQLite: one statement each, with the participant's id
+                values["pid"] = result.scalar_one()
+                for statement in rest:
+                    connection.execute(statement, values)
     except IntegrityError as error:
-        db.session.rollback()
         if is_unique_violation(error):
             # The email is registered already (perhaps a moment ago, by a request racing this
             # one): refused by the unique index on (event, lower(email)).
@@ -272,6 +270,7 @@ def register_values(
         # A chosen session did not take the registration (the participant's seats were NULL):
         # say which, and why.
         _refuse(event_id, ids, now, by_organiser)
+    registrations_committed(ids, sent)
     wake_worker()
     return written
 
