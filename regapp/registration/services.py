@@ -244,7 +244,7 @@ def register_values(
     now = now or utcnow()
     if not by_organiser and (reason := event.registration_closed_reason(now)):
         raise RegistrationError(reason)
-    event_id = event.id  # read before begin_write() lets go of what the request read
+    event_id = event.id  # read before writing() lets go of what the request read
     ids = sorted(set(session_ids))
     written = {"event_id": event_id, "consent_at": now, "manage_token": new_manage_token()}
     written |= vars(details)
@@ -371,8 +371,9 @@ def _chosen(postgresql: bool, *, lock: bool) -> CTE:
 def _among_ids(column, postgresql: bool):
     """``column`` is one of the parameter ``ids`` (a list), given as one parameter: an array on
     PostgreSQL, JSON on SQLite. SQLAlchemy rewrites a statement with an expanding ``IN`` at
-    every run: on SQLite, where three of a registration's statements hold it, that was 7 % of
-    the registration's POST (in-process, py-spy; bench/README.md, "Registration, session 17")."""
+    every run: on SQLite, where three of a registration's statements hold it, that cost 0.06 ms
+    of the app's CPU per registration in-process, a thirtieth of the POST (bench/README.md,
+    "Registration, session 17")."""
     if postgresql:
         return column == any_(bindparam("ids", type_=ARRAY(Integer)))
     ids = func.json_each(bindparam("ids", type_=JSON)).table_valued("value")
