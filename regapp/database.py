@@ -337,9 +337,9 @@ class WriterQueue:
     at once), then an advisory lock on a file beside the database that the processes share
     (``flock``; the kernel lets it go if the process dies, and wakes the next waiter the moment
     it is let go: :class:`_FileTurn`), and gives both back when its connection returns to the
-    pool. SQLite's busy timeout stays the
-    backstop for other programs that lock the database (a backup, the sqlite3 shell), and the
-    whole wait stays within ``DATABASE_LOCK_TIMEOUT``: past it, :class:`exc.TimeoutError` (503).
+    pool. SQLite's busy timeout stays the backstop for other programs that lock the database (a
+    backup, the sqlite3 shell), and the whole wait stays within ``DATABASE_LOCK_TIMEOUT``: past
+    it, :class:`exc.TimeoutError` (503).
     """
 
     def __init__(self, database: str | None, timeout: float):
@@ -347,8 +347,7 @@ class WriterQueue:
         self._threads = threading.Lock()
         in_memory = not database or database == ":memory:" or database.startswith("file:")
         self._path = None if in_memory else f"{database}-writers"
-        self._file = None  # opened by the first writer
-        self._turn: _FileTurn | None = None  # made by the first writer that has to wait
+        self._turn: _FileTurn | None = None  # made by the first writer
 
     def enter(self, connection) -> None:
         deadline = monotonic() + self.timeout
@@ -368,16 +367,9 @@ class WriterQueue:
     def _take_file(self, deadline: float) -> None:
         if self._path is None:
             return
-        if self._file is None:
-            self._file = open(self._path, "a+b")  # noqa: SIM115 (kept open: the lock lives on it)
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass  # another process's writer has the turn: wait for it
         if self._turn is None:
-            self._turn = _FileTurn(self._file)
-        if not self._turn.wait(deadline - monotonic()):
+            self._turn = _FileTurn(self._path)
+        if not self._turn.take(deadline - monotonic()):
             raise exc.TimeoutError("Another process held the database too long.")
 
     def leave(self, dbapi_connection, record) -> None:
@@ -385,33 +377,47 @@ class WriterQueue:
             return
         if record.info.pop("regapp_busy_timeout_cut", False) and dbapi_connection is not None:
             dbapi_connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        if self._path is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
+        if self._turn is not None:
+            self._turn.give_back()
         self._threads.release()
 
 
 class _FileTurn:
-    """Waits for the lock on a writers' file in a thread of its own, for a writer that may wait
-    only so long: ``flock`` either fails at once or blocks with no timeout. The kernel wakes the
-    thread the moment the lock is let go. (Until session 17 the writer tried again every half
-    millisecond, which under a registration rush on SQLite cost a twentieth of the workers'
-    CPU: bench/README.md, "Registration, session 17".)
+    """This process's turn among the writers of every process: the lock on the writers' file
+    (``flock``), taken at once when it is free. When it is not, a thread of its own waits for
+    it (``flock`` either fails at once or blocks with no timeout) while the writer waits for
+    that thread, for as long as it may; the kernel wakes the thread the moment the lock is let
+    go. (Until session 17 the writer tried again every half millisecond, which under a
+    registration rush on SQLite cost a twentieth of the workers' CPU: bench/README.md,
+    "Registration, session 17".)
 
-    One writer of the process waits at a time (the process's lock). A turn that comes after its
-    writer gave up goes to the process's next writer if one is already waiting, and is given
-    back at once if not."""
+    One writer of the process takes the turn at a time (the process's lock). A lock the thread
+    gets after its writer gave up goes to the process's next writer if one waits already, and
+    is let go at once if not; while the thread waits for it, the next writer waits for the
+    thread too, never beside it (the two would share the lock, as one open file)."""
 
-    def __init__(self, file):
-        self._file = file
+    def __init__(self, path: str):
+        self._file = open(path, "a+b")  # noqa: SIM115 (kept open: the lock lives on it)
         self._state = threading.Condition()
-        self._wanted = False  # a writer waits for the turn
-        self._taken = False  # the thread has the lock, for that writer
-        threading.Thread(target=self._run, name="regapp-writers-turn", daemon=True).start()
+        self._wanted = False  # a writer waits for the thread
+        self._trying = False  # the thread waits in flock
+        self._taken = False  # the thread has the lock, for the writer that waits
+        self._thread: threading.Thread | None = None  # started by the first writer that waits
 
-    def wait(self, timeout: float) -> bool:
-        """Whether the lock is this process's (the writer then lets it go as usual) within
-        ``timeout`` seconds."""
+    def take(self, timeout: float) -> bool:
+        """Whether this process has the turn within ``timeout`` seconds."""
         with self._state:
+            if not self._trying:
+                try:
+                    fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    pass  # another process's writer has the turn
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="regapp-writers", daemon=True
+                )
+                self._thread.start()
             self._wanted = True
             self._state.notify_all()
             taken = self._state.wait_for(lambda: self._taken, timeout)
@@ -419,12 +425,17 @@ class _FileTurn:
             self._state.notify_all()
             return taken
 
+    def give_back(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+
     def _run(self) -> None:
         while True:
             with self._state:
                 self._state.wait_for(lambda: self._wanted)
+                self._trying = True
             fcntl.flock(self._file, fcntl.LOCK_EX)
             with self._state:
+                self._trying = False
                 if not self._wanted:  # its writer gave up, and no other waits
                     fcntl.flock(self._file, fcntl.LOCK_UN)
                     continue

@@ -167,3 +167,26 @@ def test_a_turn_that_comes_after_its_writer_gave_up_is_given_back(make_app):
         writer.finish.set()
         writer.join(5)
         assert writer.error is None, writer.error
+
+
+def test_a_late_turn_goes_to_the_next_writer_of_its_process_that_waits(make_app):
+    """While the thread still waits for the lock that a writer gave up on, the process's next
+    writer waits for that thread too, and gets the turn when it comes."""
+    holder_app = make_app()
+    app = make_app(DATABASE_LOCK_TIMEOUT=1)
+    (holder,) = writers(holder_app)
+    assert holder.began.wait(5)
+    with app.app_context():
+        with pytest.raises(exc.TimeoutError):
+            begin_write()
+        db.session.rollback()
+    (waiting,) = writers(app)
+    assert not waiting.began.wait(WATCH), "two write transactions at once"
+    holder.finish.set()
+    assert waiting.began.wait(5), "the late turn did not go to the writer that waited"
+    assert turn_taken(app)
+    waiting.finish.set()
+    for writer in (holder, waiting):
+        writer.join(5)
+        assert writer.error is None, writer.error
+    assert not turn_taken(app)
