@@ -1,11 +1,13 @@
 """Bad input gets a clear message next to its field and changes nothing; never a 500."""
 
 import re
+import unicodedata
 
 import pytest
 from sqlalchemy import func, select
 
 from regapp.extensions import db
+from regapp.inputs import has_control_characters
 from regapp.models import Participant, Registration
 from tests.conftest import registration_form
 
@@ -149,3 +151,14 @@ def test_with_csrf_on_a_real_form_submission_works(make_app, make_event):
             "/e/forum/register", data={**registration_form(event), "csrf_token": token}
         )
         assert response.status_code == 303
+
+
+def test_control_characters_are_unicodes_control_and_surrogate_categories():
+    """The fast check (one pattern) says what Unicode's categories Cc and Cs say, for every
+    code point."""
+    wrong = [
+        code
+        for code in range(0x110000)
+        if has_control_characters(chr(code)) != (unicodedata.category(chr(code)) in ("Cc", "Cs"))
+    ]
+    assert wrong == []
