@@ -81,9 +81,10 @@ def writing(*, one_statement: bool = False) -> Iterator[Connection]:
     BEGIN, the statement and COMMIT took three (psycopg's pipeline mode waits for the BEGIN, and
     again at its end). The statement is atomic by itself, and its row locks are held until its
     commit. Elsewhere it changes nothing."""
-    session = _unchanged_session()
-    if session.in_transaction():
-        session.rollback()
+    if db.session.registry.has():  # the request has used its session (else none is made)
+        session = _unchanged_session()
+        if session.in_transaction():
+            session.rollback()
     with db.engine.connect() as connection:
         options = _write_options(durable=True)
         if one_statement and connection.dialect.name == "postgresql":
