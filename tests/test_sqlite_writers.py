@@ -143,17 +143,25 @@ def test_a_turn_is_given_back_when_the_transaction_is_rolled_back_or_fails(make_
         assert after.error is None, after.error
 
 
-def test_a_turn_that_comes_after_its_writer_gave_up_is_given_back(make_app):
-    """The waiting writer's turn comes in a thread of its own (``flock`` has no timeout): when
-    it comes too late, nobody holds it, and the next writer of either process gets its turn."""
+def gave_up_waiting(make_app, timeout: float):
+    """A writer of one process (``holder``, which goes on writing) and another process
+    (``app``) whose writer gave up waiting for its turn after ``timeout`` seconds: that
+    process's thread still waits for the lock."""
     holder_app = make_app()
-    app = make_app(DATABASE_LOCK_TIMEOUT=0.5)
+    app = make_app(DATABASE_LOCK_TIMEOUT=timeout)
     (holder,) = writers(holder_app)
     assert holder.began.wait(5)
     with app.app_context():
         with pytest.raises(exc.TimeoutError):
             begin_write()
         db.session.rollback()
+    return holder_app, holder, app
+
+
+def test_a_turn_that_comes_after_its_writer_gave_up_is_given_back(make_app):
+    """The waiting writer's turn comes in a thread of its own (``flock`` has no timeout): when
+    it comes too late, nobody holds it, and the next writer of either process gets its turn."""
+    holder_app, holder, app = gave_up_waiting(make_app, 0.5)
     holder.finish.set()
     holder.join(5)
     assert holder.error is None, holder.error
@@ -172,14 +180,7 @@ def test_a_turn_that_comes_after_its_writer_gave_up_is_given_back(make_app):
 def test_a_late_turn_goes_to_the_next_writer_of_its_process_that_waits(make_app):
     """While the thread still waits for the lock that a writer gave up on, the process's next
     writer waits for that thread too, and gets the turn when it comes."""
-    holder_app = make_app()
-    app = make_app(DATABASE_LOCK_TIMEOUT=1)
-    (holder,) = writers(holder_app)
-    assert holder.began.wait(5)
-    with app.app_context():
-        with pytest.raises(exc.TimeoutError):
-            begin_write()
-        db.session.rollback()
+    _, holder, app = gave_up_waiting(make_app, 1)
     (waiting,) = writers(app)
     assert not waiting.began.wait(WATCH), "two write transactions at once"
     holder.finish.set()
