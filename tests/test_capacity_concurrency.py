@@ -85,8 +85,8 @@ def test_negative_control_without_seat_locking_the_race_is_detected(make_app, ma
                 "there is no unlocked race to detect"
             )
         detected = []
-        # A race is a matter of chance: on PostgreSQL a registration is one statement sent with
-        # its COMMIT, so two overlap only for the server's work; 17 races of 20 oversold.
+        # A race is a matter of chance: on PostgreSQL a registration is one statement that
+        # commits as it ends, so two overlap only for the server's work; 17 races of 20 oversold.
         for attempt in range(ATTEMPTS):
             event = make_event({"capacity": CAPACITY}, slug=f"control-{attempt}")
             fill(app.test_client(), event, ALREADY_TAKEN)

@@ -48,7 +48,7 @@ from ..registration.services import (
     RegistrationError,
     change_sessions,
     confirmed_counts,
-    register,
+    register_values,
 )
 
 #: Rows in one file; larger lists go in several files.
@@ -568,7 +568,7 @@ def import_row(event: Event, row: dict, notify: bool, current: dict | None) -> s
     ``unchanged``. Raises :class:`RegistrationError` having changed nothing."""
     if current is None:
         try:
-            register(
+            register_values(  # nothing here reads the new participant back
                 event,
                 _details(row, row["email"]),
                 row["sessions"],

@@ -206,8 +206,8 @@ def register(
     now: datetime | None = None,
     **options: bool,
 ) -> Participant:
-    """:func:`register_values`, returning the participant as an ORM object, read back (the
-    import, the tests, anyone who goes on with it)."""
+    """:func:`register_values`, returning the participant as an ORM object, read back (for a
+    caller that goes on with it: the tests, mostly)."""
     written = register_values(event, details, session_ids, now, **options)
     return find_participant(written["manage_token"])
 
@@ -346,7 +346,7 @@ def _chosen(postgresql: bool, *, lock: bool) -> CTE:
     transaction that held the lock left it, so ``has_seat`` counts every seat given before,
     though the rest of the statement sees the database as it was when the statement began
     (SQLite's transaction holds the whole database's write lock since its ``BEGIN
-    IMMEDIATE``: :func:`~regapp.database.begin_write`)."""
+    IMMEDIATE``: :func:`~regapp.database.writing`)."""
     query = (
         select(
             EventSession.id,
