@@ -22,7 +22,10 @@ from flask import Flask, current_app
 from sqlalchemy import (
     Column,
     Connection,
+    CursorResult,
+    Dialect,
     Engine,
+    Executable,
     FromClause,
     Insert,
     bindparam,
@@ -127,6 +130,48 @@ def row_defaults(*models: type) -> dict[str, Any]:
         for model in models
         for name, c in _defaulted(model)
     }
+
+
+class Compiled:
+    """A statement compiled once for a dialect, run with :meth:`execute`: SQLAlchemy's own
+    execution looks the statement up in its cache of compiled statements and works out its
+    parameters at every run, which cost more of the app's CPU than the database's own work for
+    a registration's statements on SQLite. Here the SQL text, the order of the parameters and
+    the conversion of each value (a time to SQLite's text, JSON, ...) are worked out once."""
+
+    def __init__(self, statement: Executable, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        assert not compiled.literal_execute_params and not compiled.post_compile_params
+        assert not compiled.escaped_bind_names, "parameter names SQLAlchemy must escape"
+        self.sql = compiled.string
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        convert = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in binds.items()
+        }
+        #: The values each run must give, by name, each with its conversion (or ``None``).
+        self.given = [(name, convert[name]) for name, bind in binds.items() if bind.required]
+        #: The statement's own constants, converted once.
+        self._constants = {
+            name: _converted(convert[name], bind.effective_value)
+            for name, bind in binds.items()
+            if not bind.required
+        }
+        self._order = compiled.positiontup if compiled.positional else None
+
+    def execute(self, connection: Connection, values: dict[str, Any]) -> CursorResult:
+        """Run it on ``connection`` with ``values`` (one for each name in :attr:`given`; any
+        others are left out)."""
+        parameters = self._constants.copy()
+        for name, convert in self.given:
+            parameters[name] = _converted(convert, values[name])
+        if self._order is not None:
+            return connection.exec_driver_sql(self.sql, tuple(parameters[n] for n in self._order))
+        return connection.exec_driver_sql(self.sql, parameters)
+
+
+def _converted(convert, value):
+    return value if convert is None else convert(value)
 
 
 @cache

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import lru_cache
 from time import monotonic
 from typing import NoReturn
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
     CTE,
     JSON,
     Boolean,
-    Executable,
+    Dialect,
     Integer,
     String,
     and_,
@@ -38,7 +38,14 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..checkin.counts import registrations_committed
-from ..database import begin_write, insert_rows, is_unique_violation, row_defaults, writing
+from ..database import (
+    Compiled,
+    begin_write,
+    insert_rows,
+    is_unique_violation,
+    row_defaults,
+    writing,
+)
 from ..errors import Refusal
 from ..extensions import db
 from ..inputs import is_token
@@ -255,16 +262,16 @@ def register_values(
     values |= {f"new_{key}": value for key, value in written.items()}
     values |= row_defaults(Participant, Registration, AccessCode, OutboxMessage)
     participant, *rest = _registration(
-        db.engine.dialect.name, current_app.config["SEAT_LOCKING"], notify
+        db.engine.dialect, current_app.config["SEAT_LOCKING"], notify
     )
     sent = monotonic()
     try:
         with writing(one_statement=True) as connection:
-            result = connection.execute(participant, values)
+            result = participant.execute(connection, values)
             if rest:  # SQLite: one statement each, with the participant's id
                 values["pid"] = result.scalar_one()
                 for statement in rest:
-                    connection.execute(statement, values)
+                    statement.execute(connection, values)
     except IntegrityError as error:
         if is_unique_violation(error):
             # The email is registered already (perhaps a moment ago, by a request racing this
@@ -282,8 +289,8 @@ def register_values(
 _WRITTEN = ("event_id", "consent_at", "manage_token", *ParticipantDetails.__dataclass_fields__)
 
 
-@cache
-def _registration(dialect: str, locking: bool, notify: bool) -> list[Executable]:
+@lru_cache(maxsize=8)
+def _registration(dialect: Dialect, locking: bool, notify: bool) -> list[Compiled]:
     """What :func:`register_values` writes: the participant with their masks, their
     registrations, access code and confirmation email (if ``notify``), and the seats taken,
     worked out from the chosen sessions as :func:`_chosen` gives them. On PostgreSQL one
@@ -292,7 +299,7 @@ def _registration(dialect: str, locking: bool, notify: bool) -> list[Executable]
     On SQLite, which has no INSERT or UPDATE in a CTE, the participant's INSERT returns the id
     the other statements take (``pid``), and the seats are taken last (the others read the
     seats left before)."""
-    postgresql = dialect == "postgresql"
+    postgresql = dialect.name == "postgresql"
     chosen = _chosen(postgresql, lock=locking and postgresql)
     if postgresql:
         sequence = func.pg_get_serial_sequence(Participant.__tablename__, "id")
@@ -333,9 +340,12 @@ def _registration(dialect: str, locking: bool, notify: bool) -> list[Executable]
         .values(seats_taken=EventSession.seats_taken + 1)
     )
     rest = [registrations, code, *([message] if notify else []), take_seats]
-    if not postgresql:
-        return [participant.returning(Participant.id), *rest]
-    return [participant.add_cte(new_id, *(part.cte(f"part_{n}") for n, part in enumerate(rest)))]
+    if postgresql:
+        parts = (part.cte(f"part_{n}") for n, part in enumerate(rest))
+        statements = [participant.add_cte(new_id, *parts)]
+    else:
+        statements = [participant.returning(Participant.id), *rest]
+    return [Compiled(statement, dialect) for statement in statements]
 
 
 def _chosen(postgresql: bool, *, lock: bool) -> CTE:
