@@ -143,6 +143,9 @@ class Compiled:
         compiled = statement.compile(dialect=dialect)
         assert not compiled.literal_execute_params and not compiled.post_compile_params
         assert not compiled.escaped_bind_names, "parameter names SQLAlchemy must escape"
+        # SQLAlchemy's execution works out a column's Python-side default; give it instead
+        # (:func:`insert_rows` and :func:`row_defaults`).
+        assert not compiled.insert_prefetch and not compiled.update_prefetch, "defaults"
         self.sql = compiled.string
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         convert = {
