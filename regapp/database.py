@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .models.types import UTCDateTime
 
 
 def begin_write(*, durable: bool = True) -> None:
@@ -110,25 +111,34 @@ def _write_options(*, durable: bool) -> dict[str, Any]:
 
 def insert_rows(model: type, source: FromClause | None = None, **columns: Any) -> Insert:
     """``INSERT INTO`` ``model``'s table ``SELECT`` the ``columns`` given (SQL expressions, of
-    ``source`` if given) and, for every other column with a Python-side default, the parameter
-    ``<table>_<column>`` (:func:`row_defaults` gives them). For an INSERT that is part of a
-    larger statement (a CTE), where SQLAlchemy would fill in no default."""
-    defaulted = [(name, c) for name, c in _defaulted(model) if c.key not in columns]
-    values = [bindparam(name, type_=c.type) for name, c in defaulted]
-    query = select(*columns.values(), *values)
+    ``source`` if given) and, for every other column with a Python-side default: a constant
+    default as a constant of the statement, a time (the time of writing) as the parameter
+    ``now``, and any other (a new token, say) as the parameter ``<table>_<column>``
+    (:func:`row_defaults` gives them). For an INSERT that is part of a larger statement (a
+    CTE), where SQLAlchemy would fill in no default."""
+    defaults = {c.key: _default(name, c) for name, c in _defaulted(model) if c.key not in columns}
+    query = select(*columns.values(), *defaults.values())
     if source is not None:
         query = query.select_from(source)
-    names = [*columns, *(c.key for _, c in defaulted)]
-    return insert(model).from_select(names, query, include_defaults=False)
+    return insert(model).from_select([*columns, *defaults], query, include_defaults=False)
+
+
+def _default(name: str, column: Column):
+    if not column.default.is_callable:
+        return bindparam(name, column.default.arg, type_=column.type)
+    if isinstance(column.type, UTCDateTime):  # every time's default is utcnow
+        return bindparam("now", type_=column.type)
+    return bindparam(name, type_=column.type)
 
 
 def row_defaults(*models: type) -> dict[str, Any]:
-    """The parameters :func:`insert_rows` leaves for ``models``: each column's Python-side
-    default, worked out now (a new access code, the time, ...)."""
+    """The parameters :func:`insert_rows` leaves for ``models`` besides ``now``: each worked
+    out afresh (a new access code, ...)."""
     return {
-        name: c.default.arg(None) if c.default.is_callable else c.default.arg
+        name: c.default.arg(None)
         for model in models
         for name, c in _defaulted(model)
+        if c.default.is_callable and not isinstance(c.type, UTCDateTime)
     }
 
 
