@@ -157,7 +157,10 @@ class Compiled:
         # (:func:`insert_rows` and :func:`row_defaults`).
         assert not compiled.insert_prefetch and not compiled.update_prefetch, "defaults"
         self.sql = compiled.string
-        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        binds = {}
+        for bind, name in compiled.bind_names.items():
+            same = binds.setdefault(name, bind)  # a name used twice is one value, one conversion
+            assert type(same.type) is type(bind.type), f"{name} has two types"
         convert = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
             for name, bind in binds.items()

@@ -57,3 +57,9 @@ def test_a_value_left_out_is_refused_before_anything_is_sent(app):
         compiled.execute(
             connection, {"when": datetime.now(ZoneInfo("UTC")), "action": "a", "n": 1, "ip": ""}
         )
+
+
+def test_a_name_given_two_types_is_refused(app):
+    statement = select(bindparam("x", type_=Integer), bindparam("x", type_=AuditEntry.details.type))
+    with pytest.raises(AssertionError, match="two types"):
+        Compiled(statement, db.engine.dialect)

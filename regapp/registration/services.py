@@ -298,7 +298,7 @@ def _registration(dialect: Dialect, locking: bool, notify: bool) -> list[Compile
     the server gets one statement to plan and run, and the app one to send, instead of seven.
     On SQLite, which has no INSERT or UPDATE in a CTE, the participant's INSERT returns the id
     the other statements take (``pid``), and the seats are taken last (the others read the
-    seats left before)."""
+    seats left before). Compiled once per database engine's dialect (:class:`Compiled`)."""
     postgresql = dialect.name == "postgresql"
     chosen = _chosen(postgresql, lock=locking and postgresql)
     if postgresql:
