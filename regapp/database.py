@@ -126,7 +126,7 @@ def insert_rows(model: type, source: FromClause | None = None, **columns: Any) -
 def _default(name: str, column: Column):
     if not column.default.is_callable:
         return bindparam(name, column.default.arg, type_=column.type)
-    if isinstance(column.type, UTCDateTime):  # every time's default is utcnow
+    if _is_time(column):
         return bindparam("now", type_=column.type)
     return bindparam(name, type_=column.type)
 
@@ -138,8 +138,13 @@ def row_defaults(*models: type) -> dict[str, Any]:
         name: c.default.arg(None)
         for model in models
         for name, c in _defaulted(model)
-        if c.default.is_callable and not isinstance(c.type, UTCDateTime)
+        if c.default.is_callable and not _is_time(c)
     }
+
+
+def _is_time(column: Column) -> bool:
+    """A time column, whose default is the time of writing (``utcnow``, for every model)."""
+    return isinstance(column.type, UTCDateTime)
 
 
 class Compiled:

@@ -215,7 +215,7 @@ def _insert(entry: CheckIn) -> None:
     session = db.session()
     connection = session.connection()
     given = entry.__dict__  # what was set; a column's constant default for the rest
-    values = {f"new_{column}": given.get(column, default) for column, default in _INSERTED}
+    values = {parameter: given.get(column, unset) for column, parameter, unset in _INSERTED}
     entry.id = _insert_statement(connection.dialect).execute(connection, values).scalar_one()
     note_checkin(session, entry)
 
@@ -242,8 +242,9 @@ def _unset(name: str):
     return default.arg if default is not None and not default.is_callable else None
 
 
-#: Each column the INSERT writes, with its value when the entry has none set.
-_INSERTED = [(name, _unset(name)) for name in _COLUMNS]
+#: Each column the INSERT writes, with its parameter's name and its value when the entry has
+#: none set.
+_INSERTED = [(name, f"new_{name}", _unset(name)) for name in _COLUMNS]
 
 
 def _mark_checked_in(entry: CheckIn, mask: int, on: bool) -> None:
@@ -305,7 +306,8 @@ def _identify_statement(by_code: bool, locking: bool, dialect: Dialect) -> Compi
 @lru_cache(maxsize=8)
 def _insert_statement(dialect: Dialect) -> Compiled:
     columns = {
-        name: bindparam(f"new_{name}", type_=CheckIn.__table__.c[name].type) for name in _COLUMNS
+        name: bindparam(parameter, type_=CheckIn.__table__.c[name].type)
+        for name, parameter, _ in _INSERTED
     }
     return Compiled(insert(CheckIn).values(columns).returning(CheckIn.id), dialect)
 
