@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Channel, CheckIn, Registration, Verdict
 
+_EXTENSION = "regapp_live_counts"
 _CHANGES = "regapp_live_counts_changes"
 _SENT = "regapp_live_counts_commit_sent"
 
@@ -121,7 +122,11 @@ class LiveCounts:
 
 
 def live_counts() -> LiveCounts:
-    return current_app.extensions.setdefault("regapp_live_counts", LiveCounts())
+    """The app's counts in this process (made by the first request that asks)."""
+    extensions = current_app.extensions
+    if (counts := extensions.get(_EXTENSION)) is None:
+        counts = extensions.setdefault(_EXTENSION, LiveCounts())  # one, if two threads race
+    return counts
 
 
 # What each transaction changes is noted at every flush and handed over when it commits.
