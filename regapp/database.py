@@ -12,6 +12,7 @@ their turn in a queue (:class:`WriterQueue`). On PostgreSQL the services take ro
 import fcntl
 import sqlite3
 import threading
+from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -22,7 +23,6 @@ from flask import Flask, current_app
 from sqlalchemy import (
     Column,
     Connection,
-    CursorResult,
     Dialect,
     Engine,
     Executable,
@@ -179,16 +179,33 @@ class Compiled:
             if not bind.required
         }
         self._order = compiled.positiontup if compiled.positional else None
+        self._row: type | None = None  # the rows' type, made at the first run
 
-    def execute(self, connection: Connection, values: dict[str, Any]) -> CursorResult:
+    def execute(self, connection: Connection, values: dict[str, Any]) -> list[tuple]:
         """Run it on ``connection`` with ``values`` (one for each name in :attr:`given`; any
-        others are left out)."""
+        others are left out); the rows it returns (named tuples of the values as the driver
+        gives them).
+
+        Sent on a cursor of the driver's by SQLAlchemy's ``_cursor_execute``, which keeps the
+        cursor events and turns the driver's errors into SQLAlchemy's (a lost connection is
+        dropped from the pool), as a statement's execution does, but makes no execution
+        context or result object: these cost more than SQLite's own work for most of a
+        registration's statements (bench/README.md, "Registration, session 19")."""
         parameters = self._constants.copy()
         for name, convert in self.given:
             parameters[name] = _converted(convert, values[name])
         if self._order is not None:
-            return connection.exec_driver_sql(self.sql, tuple(parameters[n] for n in self._order))
-        return connection.exec_driver_sql(self.sql, parameters)
+            parameters = tuple(parameters[n] for n in self._order)
+        cursor = connection.connection.cursor()
+        try:
+            connection._cursor_execute(cursor, self.sql, parameters)
+            if cursor.description is None:
+                return []
+            if self._row is None:  # named as the database names them (the same at every run)
+                self._row = namedtuple("Row", [column[0] for column in cursor.description])
+            return [self._row._make(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
 
 def _converted(convert, value):

@@ -5,7 +5,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Integer, bindparam, case, insert, select
+from sqlalchemy import Integer, bindparam, case, event, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from regapp.database import Compiled
 from regapp.extensions import db
@@ -63,3 +64,28 @@ def test_a_name_given_two_types_is_refused(app):
     statement = select(bindparam("x", type_=Integer), bindparam("x", type_=AuditEntry.details.type))
     with pytest.raises(AssertionError, match="two types"):
         Compiled(statement, db.engine.dialect)
+
+
+def test_rows_come_back_named_and_a_drivers_error_as_sqlalchemys(app):
+    """Run on the driver's cursor, a statement still passes through the cursor events, gives
+    its rows with their columns' names, and fails as SQLAlchemy's error (which the services
+    tell apart: a duplicate email, a refused seat, a locked database)."""
+    compiled = Compiled(STATEMENT.returning(AuditEntry.id, AuditEntry.target), db.engine.dialect)
+    values = {"when": datetime.now(ZoneInfo("UTC")), "details": {}, "n": 7, "ip": ""}
+    sent = []
+
+    def note(_connection, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.engine.begin() as connection:
+            [row] = compiled.execute(connection, values | {"action": "named"})
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            compiled.execute(connection, values | {"action": None})  # NOT NULL
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert row.target == "more than five" and isinstance(row.id, int)
+    assert sent.count(compiled.sql) == 2  # (SQLite also sends its BEGIN)
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.id >= row.id)).all()
+    assert actions == ["named"]

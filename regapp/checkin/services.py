@@ -216,7 +216,7 @@ def _insert(entry: CheckIn) -> None:
     connection = session.connection()
     given = entry.__dict__  # what was set; a column's constant default for the rest
     values = {parameter: given.get(column, unset) for column, parameter, unset in _INSERTED}
-    entry.id = _insert_statement(connection.dialect).execute(connection, values).scalar_one()
+    [(entry.id,)] = _insert_statement(connection.dialect).execute(connection, values)
     note_checkin(session, entry)
 
 
@@ -276,7 +276,7 @@ def _identify(
     connection = db.session.connection()
     locking = current_app.config["SEAT_LOCKING"]
     query = _identify_statement(scan.code is not None, locking, connection.dialect)
-    row = query.execute(connection, params).first()
+    row = (query.execute(connection, params) or [None])[0]
     person = row and Person(row.id, row.full_name, row.organisation, row.country, row.category)
     if scan.code is not None:
         checked = code_check_for(row.code_status if row else None)

@@ -267,9 +267,9 @@ def register_values(
     sent = monotonic()
     try:
         with writing(one_statement=True) as connection:
-            result = participant.execute(connection, values)
+            returned = participant.execute(connection, values)
             if rest:  # SQLite: one statement each, with the participant's id
-                values["pid"] = result.scalar_one()
+                [(values["pid"],)] = returned
                 for statement in rest:
                     statement.execute(connection, values)
     except IntegrityError as error:
