@@ -330,6 +330,11 @@ def is_unavailable(error: BaseException) -> bool:
     return sqlstate[:2] in _POSTGRES_UNAVAILABLE_CLASSES or sqlstate in _POSTGRES_UNAVAILABLE_CODES
 
 
+def is_deadlock(error: exc.DBAPIError) -> bool:
+    """Whether PostgreSQL failed the transaction to end a deadlock (nothing of it written)."""
+    return getattr(error.orig, "sqlstate", None) == "40P01"
+
+
 def is_unique_violation(error: exc.IntegrityError) -> bool:
     """Whether a unique index refused the row (rather than another constraint)."""
     original = error.orig

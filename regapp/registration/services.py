@@ -1,8 +1,8 @@
 """Registering participants for sessions: seats, waitlists, changes and cancellations.
 
 Seat allocation is serialised per session: on PostgreSQL each transaction that gives out or frees
-seats first locks the rows of the sessions it touches (``SELECT ... FOR NO KEY UPDATE``, always in
-id order, so two transactions never wait on each other in a circle) and only then counts the seats
+seats first locks the rows of the sessions it touches (``SELECT ... FOR NO KEY UPDATE``; a new
+registration's ``FOR UPDATE``: :func:`_chosen`), always in id order, and only then counts the seats
 taken; on SQLite the whole transaction holds the write lock from ``BEGIN IMMEDIATE``
 (:func:`regapp.database.begin_write`). Two people can therefore never take the same last seat.
 """
@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import audit
 from ..checkin.counts import registrations_committed
@@ -42,6 +42,7 @@ from ..database import (
     Compiled,
     begin_write,
     insert_rows,
+    is_deadlock,
     is_unique_violation,
     row_defaults,
     writing,
@@ -261,17 +262,10 @@ def register_values(
     values |= {"any_state": by_organiser, "message_kind": MessageKind.CONFIRMATION}
     values |= {f"new_{key}": value for key, value in written.items()}
     values |= row_defaults(Participant, Registration, AccessCode, OutboxMessage)
-    participant, *rest = _registration(
-        db.engine.dialect, current_app.config["SEAT_LOCKING"], notify
-    )
+    statements = _registration(db.engine.dialect, current_app.config["SEAT_LOCKING"], notify)
     sent = monotonic()
     try:
-        with writing(one_statement=True) as connection:
-            returned = participant.execute(connection, values)
-            if rest:  # SQLite: one statement each, with the participant's id
-                [(values["pid"],)] = returned
-                for statement in rest:
-                    statement.execute(connection, values)
+        _write(statements, values)
     except IntegrityError as error:
         if is_unique_violation(error):
             # The email is registered already (perhaps a moment ago, by a request racing this
@@ -283,6 +277,38 @@ def register_values(
     registrations_committed(ids, sent)
     wake_worker()
     return written
+
+
+#: How many times a registration is sent in all when PostgreSQL fails it to end a deadlock.
+DEADLOCK_TRIES = 3
+
+
+def _write(statements: list[Compiled], values: dict) -> None:
+    """Run a registration's statements (:func:`_registration`) in one transaction.
+
+    PostgreSQL may end a deadlock between registrations of the same sessions by failing one of
+    them, after a second's wait (``deadlock_timeout``). Nothing of that one was written, so it
+    is sent again, up to :data:`DEADLOCK_TRIES` times in all, rather than answered with a 503.
+    (Such deadlocks came from door scans sharing the sessions' rows: :func:`_chosen`. None has
+    been seen since, but a registration must not fail for one.)"""
+    participant, *rest = statements
+    for attempt in range(1, DEADLOCK_TRIES + 1):
+        try:
+            with writing(one_statement=True) as connection:
+                returned = participant.execute(connection, values)
+                if rest:  # SQLite: one statement each, with the participant's id
+                    [(values["pid"],)] = returned
+                    for statement in rest:
+                        statement.execute(connection, values)
+            return
+        except OperationalError as error:
+            if not is_deadlock(error) or attempt == DEADLOCK_TRIES:
+                raise
+            current_app.logger.warning(
+                "A registration was failed to end a deadlock; sent again (attempt %d of %d)",
+                attempt + 1,
+                DEADLOCK_TRIES,
+            )
 
 
 #: The participant's columns :func:`register_values` gives (the rest have their defaults).
@@ -351,12 +377,19 @@ def _registration(dialect: Dialect, locking: bool, notify: bool) -> list[Compile
 def _chosen(postgresql: bool, *, lock: bool) -> CTE:
     """The chosen sessions (``ids``) that take the registration: the event's, and open unless
     ``any_state``; each with its bit (``mask``) and whether it has a seat left (``has_seat``).
-    ``lock``: PostgreSQL's row locks (``FOR NO KEY UPDATE``, in id order), which every
-    registration for the session waits for. A row locked after a wait is read as the
-    transaction that held the lock left it, so ``has_seat`` counts every seat given before,
-    though the rest of the statement sees the database as it was when the statement began
-    (SQLite's transaction holds the whole database's write lock since its ``BEGIN
-    IMMEDIATE``: :func:`~regapp.database.writing`)."""
+    ``lock``: PostgreSQL's row locks (in id order), which every registration for the session
+    waits for. A row locked after a wait is read as the transaction that held the lock left it,
+    so ``has_seat`` counts every seat given before, though the rest of the statement sees the
+    database as it was when the statement began (SQLite's transaction holds the whole
+    database's write lock since its ``BEGIN IMMEDIATE``: :func:`~regapp.database.writing`).
+
+    ``FOR UPDATE``, not ``FOR NO KEY UPDATE``: the weaker lock lets door scans' foreign-key
+    checks (``FOR KEY SHARE`` on the session, for the new check-in) share the row, and with them
+    PostgreSQL deadlocked registrations of the same sessions although they lock in id order:
+    16 in 40 s of registrations and scans together, each registration failed after a second's
+    wait (bench/README.md, "Registration deadlocks, session 20"). With ``FOR UPDATE`` a scan's
+    check waits for the registration's one statement instead, and none deadlocked. A scan
+    never waits the other way: a registration locks no one else's participant row."""
     query = (
         select(
             EventSession.id,
@@ -375,7 +408,7 @@ def _chosen(postgresql: bool, *, lock: bool) -> CTE:
         )
         .order_by(EventSession.id)
     )
-    return (query.with_for_update(key_share=True) if lock else query).cte("chosen")
+    return (query.with_for_update() if lock else query).cte("chosen")
 
 
 def _among_ids(column, postgresql: bool):
