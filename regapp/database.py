@@ -306,7 +306,8 @@ _SQLITE_UNAVAILABLE = {5, 6, 10, 13, 14}
 #: insufficient resources (53: too many connections, disk full), operator intervention (57:
 #: statement_timeout, server shutting down), lock_timeout (55P03), deadlock (40P01).
 _POSTGRES_UNAVAILABLE_CLASSES = {"08", "53", "57"}
-_POSTGRES_UNAVAILABLE_CODES = {"55P03", "40P01"}
+_DEADLOCK = "40P01"
+_POSTGRES_UNAVAILABLE_CODES = {"55P03", _DEADLOCK}
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -332,7 +333,7 @@ def is_unavailable(error: BaseException) -> bool:
 
 def is_deadlock(error: exc.DBAPIError) -> bool:
     """Whether PostgreSQL failed the transaction to end a deadlock (nothing of it written)."""
-    return getattr(error.orig, "sqlstate", None) == "40P01"
+    return getattr(error.orig, "sqlstate", None) == _DEADLOCK
 
 
 def is_unique_violation(error: exc.IntegrityError) -> bool:
